@@ -1,0 +1,104 @@
+"""The product aggregate: one catalogue entry of one user, as the platform describes it.
+
+The platform's own stock figures are kept as information for reconciliation; they never
+move the ledger's stock, which is only the sum of its movements.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from aggregates.ids import product_id
+from aggregates.values import Delivery, ProductSnapshot
+
+ProductOutcome = Literal["product_updated", "duplicate"]
+
+
+class ProductMismatchError(ValueError):
+    """The snapshot belongs to another product than this aggregate."""
+
+
+class Product(Aggregate):
+    @staticmethod
+    def create_id(user_id: UUID, platform: str, external_id: str) -> UUID:
+        return product_id(user_id, platform, external_id)
+
+    class Opened(Aggregate.Created):
+        user_id: UUID
+        platform: str
+        external_id: str
+
+    class ProductUpdated(Aggregate.Event):
+        user_id: UUID
+        platform: str
+        external_id: str
+        product_ref: str
+        name: str | None
+        sku: str | None
+        price: Decimal | None
+        product_type: str | None
+        parent_id: str | None
+        manage_stock: str | None
+        stock_quantity: int | None
+        platform_status: str | None
+        modified_at: datetime | None
+        topic: str | None
+        delivery_id: str | None
+        webhook_id: str | None
+        event_id: str | None
+        source: str | None
+        headers: dict[str, str]
+        received_at: datetime
+        verification: str
+        body_sha256: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.bodies.add(self.body_sha256)
+
+    def __init__(self, user_id: UUID, platform: str, external_id: str) -> None:
+        self.user_id = user_id
+        self.platform = platform
+        self.external_id = external_id
+        self.bodies: set[str] = set()
+
+    @classmethod
+    def open(cls, user_id: UUID, snapshot: ProductSnapshot) -> Product:
+        return cls(user_id=user_id, platform=snapshot.platform, external_id=snapshot.external_id)
+
+    def update(self, delivery: Delivery, snapshot: ProductSnapshot) -> ProductOutcome:
+        """Record the product as this delivery shows it, unless these exact bytes were seen."""
+        if (snapshot.platform, snapshot.external_id) != (self.platform, self.external_id):
+            raise ProductMismatchError(f"{snapshot.platform}:{snapshot.external_id}")
+        if delivery.body_sha256 in self.bodies:
+            return "duplicate"
+        self.trigger_event(
+            self.ProductUpdated,
+            user_id=self.user_id,
+            platform=self.platform,
+            external_id=self.external_id,
+            product_ref=snapshot.product_ref,
+            name=snapshot.name,
+            sku=snapshot.sku,
+            price=snapshot.price,
+            product_type=snapshot.product_type,
+            parent_id=snapshot.parent_id,
+            manage_stock=snapshot.manage_stock,
+            stock_quantity=snapshot.stock_quantity,
+            platform_status=snapshot.platform_status,
+            modified_at=snapshot.modified_at,
+            topic=delivery.topic,
+            delivery_id=delivery.delivery_id,
+            webhook_id=delivery.webhook_id,
+            event_id=delivery.event_id,
+            source=delivery.source,
+            headers=dict(delivery.headers),
+            received_at=delivery.received_at,
+            verification=delivery.verification,
+            body_sha256=delivery.body_sha256,
+        )
+        return "product_updated"

@@ -1,0 +1,131 @@
+"""Immutable domain values that the platform adapters produce and the aggregates consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+Platform = Literal["woocommerce", "shopify"]
+PLATFORMS: tuple[Platform, ...] = ("woocommerce", "shopify")
+
+# What an order means to the ledger, whatever the platform calls it.
+#   pending:   received but not (yet) a sale; no stock moves.
+#   sale:      a sale; stock is deducted once.
+#   cancelled: a cancelled sale.
+#   refunded:  a refunded sale.
+SaleStatus = Literal["pending", "sale", "cancelled", "refunded"]
+SALE_STATUSES: tuple[SaleStatus, ...] = ("pending", "sale", "cancelled", "refunded")
+
+ZERO = Decimal("0")
+
+
+def product_ref(
+    platform: str, product_id: str | None, variation_id: str | None, sku: str | None
+) -> str | None:
+    """The stock key of a line or product: ``"{platform}:{id}"``.
+
+    The id is the variation/variant id when there is one, else the product id. A line that
+    names only a SKU is keyed ``"{platform}:sku:{sku}"`` so that it still moves stock; a
+    line with none of the three (a custom line) has no reference and moves no stock.
+    """
+    if variation_id:
+        return f"{platform}:{variation_id}"
+    if product_id:
+        return f"{platform}:{product_id}"
+    if sku:
+        return f"{platform}:sku:{sku}"
+    return None
+
+
+@dataclass(frozen=True)
+class Customer:
+    name: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One line of an order, with the platform's raw ids kept apart.
+
+    Ids are strings (platform ids are numbers in JSON but opaque to us); ``None`` means the
+    platform did not send one (WooCommerce's ``variation_id: 0`` is ``None``).
+    """
+
+    line_id: str | None
+    product_id: str | None
+    variation_id: str | None
+    sku: str | None
+    name: str
+    quantity: int
+    unit_price: Decimal
+    total: Decimal
+
+    def product_ref(self, platform: str) -> str | None:
+        return product_ref(platform, self.product_id, self.variation_id, self.sku)
+
+
+@dataclass(frozen=True)
+class OrderSnapshot:
+    """An order as one delivery shows it, already translated from the platform's JSON."""
+
+    platform: Platform
+    external_id: str
+    status: SaleStatus
+    platform_status: str
+    customer: Customer
+    lines: tuple[OrderLine, ...]
+    subtotal: Decimal
+    shipping: Decimal
+    tax: Decimal
+    discount: Decimal
+    total: Decimal
+    currency: str | None
+    payment_method: str | None
+    created_at: datetime | None
+    modified_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ProductSnapshot:
+    """A product (or a variation sent as a product) as one delivery shows it.
+
+    ``manage_stock`` and ``stock_quantity`` are the platform's own stock figures: information
+    for reconciliation, never a stock movement.
+    """
+
+    platform: Platform
+    external_id: str
+    name: str | None
+    sku: str | None
+    price: Decimal | None
+    product_type: str | None
+    parent_id: str | None
+    manage_stock: str | None
+    stock_quantity: int | None
+    platform_status: str | None
+    modified_at: datetime | None
+
+    @property
+    def product_ref(self) -> str:
+        return f"{self.platform}:{self.external_id}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What we know about one HTTP delivery, apart from its body.
+
+    ``headers`` keeps the platform's own headers (``X-WC-*``, ``X-Shopify-*``), the user agent
+    and the content type, lower-cased; never authorisation or cookies.
+    """
+
+    topic: str | None
+    delivery_id: str | None
+    webhook_id: str | None
+    event_id: str | None
+    source: str | None
+    headers: dict[str, str]
+    received_at: datetime
+    verification: str
+    body_sha256: str

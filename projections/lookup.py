@@ -1,0 +1,73 @@
+"""External order id -> our sale, with the receipt event that made it a sale."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from aggregates.order import Order
+from projections.base import Recorded, parse_json, receipt_source, to_json, topics
+
+_RECEIVED = """
+INSERT INTO order_lookup (user_id, platform, external_id, order_id, last_receipt,
+    first_received_at)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+ON CONFLICT (user_id, platform, external_id) DO UPDATE SET last_receipt = EXCLUDED.last_receipt
+"""
+
+# The receipt that caused a sale is the last one seen: both come from one decision.
+_SALE = """
+UPDATE order_lookup SET status = $2, source = last_receipt
+WHERE order_id = $1 AND (last_receipt->>'originator_version')::bigint = $3
+"""
+
+
+class LookupProjection:
+    name = "lookup"
+    topics = topics(Order.OrderReceived, Order.SaleRecorded, Order.SaleStatusChanged)
+
+    async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:
+        for recorded in batch:
+            e = recorded.event
+            if isinstance(e, Order.OrderReceived):
+                await conn.execute(
+                    _RECEIVED,
+                    e.user_id,
+                    e.platform,
+                    e.external_id,
+                    e.originator_id,
+                    to_json(receipt_source(recorded)),
+                    e.received_at,
+                )
+            elif isinstance(e, Order.SaleRecorded):
+                status = await conn.execute(_SALE, e.originator_id, e.status, e.receipt_version)
+                if status != "UPDATE 1":
+                    raise LookupError(f"sale {e.originator_id}: its receipt is not projected")
+            elif isinstance(e, Order.SaleStatusChanged):
+                await conn.execute(
+                    "UPDATE order_lookup SET status = $2 WHERE order_id = $1",
+                    e.originator_id,
+                    e.status,
+                )
+
+
+async def find_order(
+    conn: Any, user_id: UUID, platform: str, external_id: str
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT order_id, status, source, last_receipt FROM order_lookup"
+        " WHERE user_id = $1 AND platform = $2 AND external_id = $3",
+        user_id,
+        platform,
+        external_id,
+    )
+    if row is None:
+        return None
+    return {
+        "sale_id": str(row["order_id"]) if row["status"] is not None else None,
+        "order_id": str(row["order_id"]),
+        "status": row["status"],
+        "source": parse_json(row["source"]),
+        "last_receipt": parse_json(row["last_receipt"]),
+    }

@@ -1,0 +1,79 @@
+"""The product catalogue: each product as its latest delivery describes it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from aggregates.product import Product
+from projections.base import Recorded, topics
+
+_UPSERT = """
+INSERT INTO products (user_id, product_ref, platform, external_id, name, sku, price,
+    product_type, parent_id, manage_stock, stock_quantity, platform_status, modified_at,
+    updated_at, source_notification_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+ON CONFLICT (user_id, product_ref) DO UPDATE SET
+    name = EXCLUDED.name, sku = EXCLUDED.sku, price = EXCLUDED.price,
+    product_type = EXCLUDED.product_type, parent_id = EXCLUDED.parent_id,
+    manage_stock = EXCLUDED.manage_stock, stock_quantity = EXCLUDED.stock_quantity,
+    platform_status = EXCLUDED.platform_status, modified_at = EXCLUDED.modified_at,
+    updated_at = EXCLUDED.updated_at, source_notification_id = EXCLUDED.source_notification_id
+"""
+
+_COLUMNS = """
+product_ref, platform, external_id, name, sku, price::text, product_type, parent_id,
+manage_stock, stock_quantity, platform_status, modified_at, updated_at
+"""
+
+
+class ProductsProjection:
+    name = "products"
+    topics = topics(Product.ProductUpdated)
+
+    async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:
+        for recorded in batch:
+            e = recorded.event
+            if not isinstance(e, Product.ProductUpdated):
+                continue
+            await conn.execute(
+                _UPSERT,
+                e.user_id,
+                e.product_ref,
+                e.platform,
+                e.external_id,
+                e.name,
+                e.sku,
+                e.price,
+                e.product_type,
+                e.parent_id,
+                e.manage_stock,
+                e.stock_quantity,
+                e.platform_status,
+                e.modified_at,
+                e.timestamp,
+                recorded.notification_id,
+            )
+
+
+def _product(row: Any) -> dict[str, Any]:
+    item = dict(row)
+    for key in ("modified_at", "updated_at"):
+        item[key] = item[key].isoformat() if item[key] is not None else None
+    return item
+
+
+async def list_products(
+    conn: Any, user_id: UUID, *, limit: int, after: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM products WHERE user_id = $1"  # noqa: S608 (constant)
+        " AND ($2::text IS NULL OR product_ref > $2) ORDER BY product_ref LIMIT $3",
+        user_id,
+        after,
+        limit + 1,
+    )
+    page = rows[:limit]
+    next_after = page[-1]["product_ref"] if len(rows) > limit else None
+    return [_product(r) for r in page], next_after

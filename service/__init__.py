@@ -1,0 +1,1 @@
+"""HTTP edge of the ledger: app factory, adapters, store, spool and logging."""

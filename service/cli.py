@@ -1,0 +1,256 @@
+"""The ``ledger`` command: serve, migrate, and manage users and their inboxes.
+
+Database: ``DATABASE_URL`` if set, else ``postgresql://postgres@127.0.0.1:5432/ledger``
+(``./scripts/serve`` also starts a private cluster when no server answers there).
+Every command about one user's data takes ``--user NAME``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from service import inbox, users
+from service.db import create_pool, ensure_database, mask_url, migrate
+from service.eventstore import EventStore
+from service.ingest import Ingestor
+from service.settings import Settings
+
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+class CommandError(Exception):
+    """The command cannot be carried out as given."""
+
+
+def _print(*lines: str) -> None:
+    for line in lines:
+        sys.stdout.write(line + "\n")
+
+
+async def _connect(settings: Settings) -> asyncpg.Connection:
+    return await asyncpg.connect(settings.database_url, timeout=10)
+
+
+async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    created = await ensure_database(settings.database_url)
+    conn = await _connect(settings)
+    try:
+        applied = await migrate(conn)
+    finally:
+        await conn.close()
+    where = mask_url(settings.database_url)
+    _print(f"database {'created' if created else 'present'}: {where}")
+    _print(f"schema: {len(applied)} migration(s) applied" if applied else "schema: current")
+    return 0
+
+
+def _secret_lines(token: str | None, api_key: str | None) -> list[str]:
+    lines = []
+    if token:
+        lines += [
+            f"webhook token: {token}",
+            "  WooCommerce orders:   POST /api/webhook/woocommerce/<token>",
+            "  WooCommerce products: POST /api/webhook/woocommerce/<token>/producto",
+            "  Shopify orders:       POST /api/webhook/shopify/<token>",
+        ]
+    if api_key:
+        lines.append(f"API key: {api_key}   (Authorization: Bearer <key>)")
+    lines.append("Shown once: store them now. Only their hashes are kept.")
+    return lines
+
+
+async def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
+    conn = await _connect(settings)
+    try:
+        new = await users.create_user(conn, args.name)
+    finally:
+        await conn.close()
+    if args.json:
+        record = {
+            "user_id": str(new.user_id),
+            "name": new.name,
+            "webhook_token": new.webhook_token,
+            "api_key": new.api_key,
+        }
+        _print(orjson.dumps(record).decode())
+        return 0
+    _print(f"user {new.name} created, id {new.user_id}")
+    _print(*_secret_lines(new.webhook_token, new.api_key))
+    return 0
+
+
+async def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
+    conn = await _connect(settings)
+    try:
+        rows = await users.list_users(conn)
+    finally:
+        await conn.close()
+    for row in rows:
+        _print(f"{row['name']}\t{row['user_id']}\tcreated {row['created_at'].isoformat()}")
+    if not rows:
+        _print("no users yet: ledger users create NAME")
+    return 0
+
+
+async def cmd_users_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    which = "token" if args.command == "rotate-token" else "api_key"
+    conn = await _connect(settings)
+    try:
+        secret = await users.rotate(conn, args.name, which)
+    finally:
+        await conn.close()
+    _print(f"user {args.name}: the old {which.replace('_', ' ')} no longer works")
+    _print(
+        *_secret_lines(secret if which == "token" else None, secret if which != "token" else None)
+    )
+    return 0
+
+
+async def cmd_inbox_list(args: argparse.Namespace, settings: Settings) -> int:
+    conn = await _connect(settings)
+    try:
+        user_id = await users.user_id_by_name(conn, args.user)
+        entries, _ = await inbox.list_entries(conn, user_id, limit=1000)
+    finally:
+        await conn.close()
+    for e in entries:
+        why = f"{e['reason']} {e['field'] or ''}: {e['detail']}" if e["reason"] else ""
+        _print(
+            f"{e['inbox_id']}\t{e['received_at']}\t{e['platform']}/{e['endpoint']}"
+            f"\t{e['kind']}\t{e['state']}\t{why}"
+        )
+    if not entries:
+        _print("inbox empty")
+    return 0
+
+
+async def cmd_inbox_reprocess(args: argparse.Namespace, settings: Settings) -> int:
+    pool = await create_pool(settings.database_url, 2)
+    try:
+        async with pool.acquire() as conn:
+            user_id = await users.user_id_by_name(conn, args.user)
+            entries = await inbox.open_quarantined(conn, user_id, args.id)
+        if args.id is not None and not entries:
+            raise CommandError(f"no open quarantined delivery {args.id} for {args.user}")
+        return await _reprocess(pool, entries)
+    finally:
+        await pool.close()
+
+
+async def _reprocess(pool: asyncpg.Pool, entries: list[Any]) -> int:
+    ingestor = Ingestor(pool, EventStore())
+    still = 0
+    for inbox_id, delivery in entries:
+        answer = await ingestor.ingest(delivery, keep_rejected=False)
+        body = answer.body
+        async with pool.acquire() as conn:
+            if body["status"] == "quarantined":
+                still += 1
+                await inbox.still_quarantined(
+                    conn, inbox_id, body["reason"], body["field"], body["detail"]
+                )
+                _print(f"{inbox_id}: still quarantined: {body['field'] or ''} {body['detail']}")
+            else:
+                await inbox.mark_reprocessed(conn, inbox_id, body, datetime.now(UTC))
+                _print(f"{inbox_id}: {body['status']} {body.get('sale_id', '')}".rstrip())
+    _print(f"{len(entries) - still} reprocessed, {still} still quarantined")
+    return 0 if still == 0 else 1
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from aiohttp import web
+
+    from service.app import create_app
+    from service.logs import RedactingAccessLogger, configure_logging
+
+    configure_logging(settings.log_level)
+    _print(f"database: {mask_url(settings.database_url)}")
+    _print(f"serving on http://{args.host}:{args.port}")
+    web.run_app(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        access_log_class=RedactingAccessLogger,
+        print=None,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ledger", description=__doc__.splitlines()[0])
+    top = parser.add_subparsers(dest="area", required=True)
+
+    serve = top.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+
+    db = top.add_parser("db", help="database set-up").add_subparsers(dest="command", required=True)
+    db.add_parser("migrate", help="create the database if missing and apply the schema")
+
+    u = top.add_parser("users", help="users and their secrets")
+    u_cmds = u.add_subparsers(dest="command", required=True)
+    create = u_cmds.add_parser("create", help="create a user; prints its secrets once")
+    create.add_argument("name")
+    create.add_argument("--json", action="store_true")
+    u_cmds.add_parser("list", help="list users (never their secrets)")
+    for name in ("rotate-token", "rotate-api-key"):
+        rotate = u_cmds.add_parser(name, help="issue a new secret; the old one stops at once")
+        rotate.add_argument("name")
+
+    ib = top.add_parser("inbox", help="quarantined deliveries and pings")
+    ib_cmds = ib.add_subparsers(dest="command", required=True)
+    ib_list = ib_cmds.add_parser("list", help="list a user's inbox")
+    ib_list.add_argument("--user", required=True)
+    again = ib_cmds.add_parser("reprocess", help="run quarantined deliveries again")
+    again.add_argument("--user", required=True)
+    again.add_argument("id", nargs="?", type=int)
+    return parser
+
+
+_ASYNC_COMMANDS: dict[tuple[str, str], Command] = {
+    ("db", "migrate"): cmd_migrate,
+    ("users", "create"): cmd_users_create,
+    ("users", "list"): cmd_users_list,
+    ("users", "rotate-token"): cmd_users_rotate,
+    ("users", "rotate-api-key"): cmd_users_rotate,
+    ("inbox", "list"): cmd_inbox_list,
+    ("inbox", "reprocess"): cmd_inbox_reprocess,
+}
+
+_EXPECTED = (
+    CommandError,
+    users.UserExistsError,
+    users.UnknownUserError,
+    users.InvalidUserNameError,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    if args.area == "serve":
+        return cmd_serve(args, settings)
+    command = _ASYNC_COMMANDS[(args.area, args.command)]
+    try:
+        return asyncio.run(command(args, settings))
+    except _EXPECTED as exc:
+        sys.stderr.write(f"ledger: {type(exc).__doc__.strip()} ({exc})\n")  # type: ignore[union-attr]
+        return 2
+    except (OSError, asyncpg.exceptions.PostgresError) as exc:
+        sys.stderr.write(
+            f"ledger: cannot use the database at {mask_url(settings.database_url)}: "
+            f"{type(exc).__name__}\n"
+        )
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

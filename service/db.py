@@ -1,0 +1,170 @@
+"""Connections, database creation and schema migrations.
+
+Each owner keeps its SQL next to it; ``MIGRATIONS`` lists the files in the order they are
+applied. A file is applied once and recorded; migrations run under an advisory lock so that
+several processes starting together do not race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    ("service", "sql/event_store.sql"),
+    ("service", "sql/users.sql"),
+    ("projections", "sales.sql"),
+    ("projections", "stock.sql"),
+    ("projections", "lookup.sql"),
+    ("projections", "products.sql"),
+)
+
+_MIGRATION_LOCK = 0x6C6564676572  # "ledger"
+
+
+class DatabaseUnavailableError(Exception):
+    """The database cannot be reached right now."""
+
+
+# What asyncpg and the OS raise when the server is down, restarting or unreachable.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    DatabaseUnavailableError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database is unreachable, rather than a bug or bad data."""
+    if isinstance(exc, UNAVAILABLE):
+        return True
+    # A connection the server dropped is reported as "connection is closed" on next use.
+    return isinstance(exc, asyncpg.exceptions.InterfaceError) and "closed" in str(exc)
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced, safe to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def database_name(url: str) -> str:
+    name = urlsplit(url).path.lstrip("/")
+    return name or "postgres"
+
+
+async def ensure_database(url: str) -> bool:
+    """Create the URL's database if it does not exist; True when it was created."""
+    name = database_name(url)
+    conn = await asyncpg.connect(_with_database(url, "postgres"))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists:
+            return False
+        quoted = '"' + name.replace('"', '""') + '"'
+        try:
+            await conn.execute(f"CREATE DATABASE {quoted}")
+        except asyncpg.exceptions.DuplicateDatabaseError:
+            return False
+        return True
+    finally:
+        await conn.close()
+
+
+async def drop_database(url: str) -> None:
+    name = database_name(url)
+    conn = await asyncpg.connect(_with_database(url, "postgres"))
+    try:
+        quoted = '"' + name.replace('"', '""') + '"'
+        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+def _read_migration(package: str, path: str) -> str:
+    return resources.files(package).joinpath(path).read_text(encoding="utf-8")
+
+
+async def migrate(conn: asyncpg.Connection) -> list[str]:
+    """Apply the migrations this database has not seen; returns their names."""
+    applied: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, sha256 text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        for package, path in MIGRATIONS:
+            name = f"{package}/{path}"
+            if name in done:
+                continue
+            sql = _read_migration(package, path)
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (name, sha256) VALUES ($1, $2)",
+                    name,
+                    hashlib.sha256(sql.encode()).hexdigest(),
+                )
+            applied.append(name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    return applied
+
+
+async def create_pool(url: str, max_size: int = 10) -> asyncpg.Pool:
+    # min_size=0: the service starts and spools even when the database is down.
+    pool = await asyncpg.create_pool(
+        url, min_size=0, max_size=max_size, command_timeout=30, timeout=5
+    )
+    assert pool is not None
+    return pool
+
+
+@asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[Any]:
+    """A pooled connection; an unreachable database raises DatabaseUnavailableError."""
+    try:
+        conn = await pool.acquire(timeout=5)
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise DatabaseUnavailableError(type(exc).__name__) from exc
+        raise
+    try:
+        yield conn
+    except DatabaseUnavailableError:
+        raise
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise DatabaseUnavailableError(type(exc).__name__) from exc
+        raise
+    finally:
+        try:
+            await pool.release(conn)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.debug("released a broken connection")

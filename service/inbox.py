@@ -1,0 +1,128 @@
+"""The inbox: deliveries we could not use yet (kept verbatim) and pings, per user.
+
+A quarantined delivery keeps its exact bytes, headers and the reason, so that after a fix
+(in our code or in the merchant's settings) ``ledger inbox reprocess`` can run it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import orjson
+
+from service.spool import SpooledDelivery
+
+
+async def keep(
+    conn: asyncpg.Connection,
+    delivery: SpooledDelivery,
+    *,
+    kind: str,
+    reason: str | None = None,
+    field: str | None = None,
+    detail: str | None = None,
+) -> int:
+    inbox_id = await conn.fetchval(
+        "INSERT INTO inbox (user_id, platform, endpoint, kind, reason, field, detail,"
+        " headers, body, body_sha256, received_at, state)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12)"
+        " RETURNING inbox_id",
+        delivery.user_id,
+        delivery.platform,
+        delivery.kind,
+        kind,
+        reason,
+        field,
+        detail,
+        orjson.dumps(delivery.headers).decode(),
+        delivery.body,
+        hashlib.sha256(delivery.body).hexdigest(),
+        delivery.received_at,
+        "open" if kind == "quarantined" else "seen",
+    )
+    return int(inbox_id)
+
+
+def _entry(row: Any) -> dict[str, Any]:
+    item = dict(row)
+    item["received_at"] = item["received_at"].isoformat()
+    if item["reprocessed_at"] is not None:
+        item["reprocessed_at"] = item["reprocessed_at"].isoformat()
+    item["outcome"] = orjson.loads(item["outcome"]) if item["outcome"] else None
+    return item
+
+
+_COLUMNS = """
+inbox_id, platform, endpoint, kind, reason, field, detail, body_sha256, length(body) AS size,
+received_at, state, reprocessed_at, outcome
+"""
+
+
+async def list_entries(
+    conn: asyncpg.Connection, user_id: UUID, *, limit: int, before: int | None = None
+) -> tuple[list[dict[str, Any]], int | None]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM inbox WHERE user_id = $1"  # noqa: S608 (constant columns)
+        " AND ($2::bigint IS NULL OR inbox_id < $2) ORDER BY inbox_id DESC LIMIT $3",
+        user_id,
+        before,
+        limit + 1,
+    )
+    page = rows[:limit]
+    next_before = page[-1]["inbox_id"] if len(rows) > limit else None
+    return [_entry(r) for r in page], next_before
+
+
+async def open_quarantined(
+    conn: asyncpg.Connection, user_id: UUID, inbox_id: int | None = None
+) -> list[tuple[int, SpooledDelivery]]:
+    rows = await conn.fetch(
+        "SELECT inbox_id, platform, endpoint, headers, body, received_at FROM inbox"
+        " WHERE user_id = $1 AND kind = 'quarantined' AND state = 'open'"
+        " AND ($2::bigint IS NULL OR inbox_id = $2) ORDER BY inbox_id",
+        user_id,
+        inbox_id,
+    )
+    return [
+        (
+            r["inbox_id"],
+            SpooledDelivery(
+                user_id=user_id,
+                platform=r["platform"],
+                kind=r["endpoint"],
+                headers=orjson.loads(r["headers"]),
+                body=bytes(r["body"]),
+                received_at=r["received_at"],
+                entry_id=f"inbox-{r['inbox_id']}",
+            ),
+        )
+        for r in rows
+    ]
+
+
+async def mark_reprocessed(
+    conn: asyncpg.Connection, inbox_id: int, outcome: dict[str, Any], at: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE inbox SET state = 'reprocessed', reprocessed_at = $2, outcome = $3::jsonb"
+        " WHERE inbox_id = $1",
+        inbox_id,
+        at,
+        orjson.dumps(outcome).decode(),
+    )
+
+
+async def still_quarantined(
+    conn: asyncpg.Connection, inbox_id: int, reason: str, field: str | None, detail: str
+) -> None:
+    await conn.execute(
+        "UPDATE inbox SET reason = $2, field = $3, detail = $4 WHERE inbox_id = $1",
+        inbox_id,
+        reason,
+        field,
+        detail,
+    )

@@ -1,0 +1,144 @@
+"""Webhook intake: authenticate, record, and keep deliveries safe while the database is down.
+
+WooCommerce never retries a failed delivery, so a 503 would lose the order. When the database
+cannot be reached, the token is checked against an in-memory copy of the token hashes and the
+delivery goes to a durable local spool (fsynced before we answer 202); a background task
+replays the spool in arrival order once the database is back. While anything is spooled, new
+deliveries queue behind it, so the ledger sees deliveries in the order they arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from uuid import UUID
+
+import asyncpg
+
+from service import users
+from service.db import DatabaseUnavailableError, connection
+from service.errors import InvalidTokenError, UnavailableError
+from service.ingest import Answer, Ingestor
+from service.runner import ProjectionRunner
+from service.settings import Settings
+from service.spool import CorruptEntry, Spool, SpooledDelivery, SpoolFull
+
+log = logging.getLogger(__name__)
+
+# Anything else cannot be a token we issued: refuse it without asking the database.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+class Intake:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        ingestor: Ingestor,
+        spool: Spool,
+        settings: Settings,
+        runner: ProjectionRunner | None = None,
+    ) -> None:
+        self.pool = pool
+        self.ingestor = ingestor
+        self.spool = spool
+        self.settings = settings
+        self.runner = runner
+        self.cache = users.TokenCache()
+        self._drain_lock = asyncio.Lock()
+        self._spooled = asyncio.Event()
+
+    async def receive(
+        self, token: str, platform: str, kind: str, headers: Mapping[str, str], body: bytes
+    ) -> Answer:
+        user_id, database_up = await self._authenticate(token)
+        if user_id is None:
+            raise InvalidTokenError()
+        delivery = SpooledDelivery(
+            user_id=user_id,
+            platform=platform,
+            kind=kind,
+            headers=dict(headers),
+            body=body,
+            received_at=datetime.now(UTC),
+        )
+        if not database_up or not self.spool.is_empty():
+            return await self._spool(delivery)
+        try:
+            answer = await self.ingestor.ingest(delivery)
+        except DatabaseUnavailableError:
+            return await self._spool(delivery)
+        if answer.notification_id is not None and self.runner is not None:
+            await self.runner.wait_for(
+                answer.notification_id, self.settings.read_your_writes_timeout
+            )
+        return answer
+
+    async def _authenticate(self, token: str) -> tuple[UUID | None, bool]:
+        if not _TOKEN_SHAPE.fullmatch(token):
+            return None, True
+        try:
+            async with connection(self.pool) as conn:
+                user_id = await users.user_for_token(conn, token)
+        except DatabaseUnavailableError:
+            return self.cache.user_for_token(token), False
+        if user_id is not None:
+            self.cache.remember(token, user_id)
+        return user_id, True
+
+    async def _spool(self, delivery: SpooledDelivery) -> Answer:
+        try:
+            entry_id = await asyncio.to_thread(self.spool.append, delivery)
+        except SpoolFull:
+            raise UnavailableError(
+                "The database is unreachable and the delivery spool is full; retry later.",
+                headers={"Retry-After": "30"},
+            ) from None
+        self._spooled.set()
+        log.warning("database unavailable: delivery spooled as %s", entry_id)
+        return Answer(202, {"status": "spooled"})
+
+    async def drain_spool(self) -> int:
+        """Record spooled deliveries in order until the spool is empty or the database fails."""
+        done = 0
+        async with self._drain_lock:
+            for entry_id in await asyncio.to_thread(self.spool.pending):
+                try:
+                    delivery = await asyncio.to_thread(self.spool.read, entry_id)
+                except CorruptEntry:
+                    continue
+                try:
+                    await self.ingestor.ingest(delivery)
+                except DatabaseUnavailableError:
+                    break
+                await asyncio.to_thread(self.spool.remove, entry_id)
+                done += 1
+        if done:
+            log.info("replayed %d spooled deliveries", done)
+            if self.runner is not None:
+                self.runner.wake()
+        return done
+
+    async def run_spool_replayer(self) -> None:
+        while True:
+            if not self.spool.is_empty():
+                await self.drain_spool()
+            self._spooled.clear()
+            try:
+                await asyncio.wait_for(self._spooled.wait(), self.settings.spool_retry_interval)
+            except TimeoutError:
+                pass
+
+    async def refresh_token_cache(self) -> None:
+        try:
+            async with connection(self.pool) as conn:
+                self.cache.replace(await users.token_hashes(conn))
+        except DatabaseUnavailableError:
+            log.debug("token cache kept: database unavailable")
+
+    async def run_token_cache_refresher(self) -> None:
+        while True:
+            await self.refresh_token_cache()
+            await asyncio.sleep(self.settings.token_cache_refresh)

@@ -1,0 +1,188 @@
+"""Logging that never carries a secret.
+
+Webhook URLs hold a per-user token as a path segment, so every path is redacted before it is
+logged, and a `SecretFilter` on the handlers scrubs whatever slips through (aiohttp's own
+"Error handling request" records quote the raw request line of malformed requests).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from urllib.parse import unquote
+
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+
+REDACTED = "***"
+PLATFORMS = frozenset({"woocommerce", "shopify"})
+# Literal path segments after the token that name a route, not a secret.
+ROUTE_SUFFIXES = frozenset({"producto"})
+_WEBHOOK_WORDS = frozenset({"webhook", "webhooks"})
+
+_HANDLER_NAME = "pyme-ledger.stderr"
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# Loggers whose records may quote a request line; a filter on a logger also covers handlers
+# that are added after configure_logging runs.
+_REQUEST_LOGGERS = (
+    "aiohttp.access",
+    "aiohttp.client",
+    "aiohttp.internal",
+    "aiohttp.server",
+    "aiohttp.web",
+    "aiohttp.websocket",
+    "asyncio",
+)
+_SEPARATORS = re.compile(r"[/\\]+")
+_UNSAFE_CHARS = re.compile(r"[^\x20-\x7e]")
+_WORD = re.compile(r"[^\s'\"<>]+")
+_AUTH_SCHEME = re.compile(r"(?i)\b(bearer(?=\s)|basic(?=\s+[A-Za-z0-9+/=._~-]{8}))(\s+)[^\s'\",;]+")
+_SECRET_FIELD = re.compile(
+    r"(?i)(authorization|cookie|set-cookie|x-wc-webhook-signature|x-shopify-hmac-sha256"
+    r"|x-shopify-access-token|api[_-]?key|secret|token|password)"
+    r"(['\"]?\s*[:=]\s*['\"]?)"
+    r"(?:(?:bearer|basic)\s+)?[^\s'\",;&}]+"
+)
+
+
+def _decode(text: str) -> str:
+    """Undo percent-encoding, repeatedly, so %2577ebhook still reads as webhook."""
+    for _ in range(4):
+        decoded = unquote(text, errors="replace")
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+def _redact_tail(tail: list[str]) -> list[str]:
+    """Segments after the `webhook` one: platform, token, then the route suffix."""
+    if not tail:
+        return []
+    platform = tail[0].lower()
+    out = [platform if platform in PLATFORMS or not platform else REDACTED]
+    if len(tail) > 1:
+        out.append(REDACTED if tail[1] else "")
+    for segment in tail[2:]:
+        out.append(segment if segment.lower() in ROUTE_SUFFIXES or not segment else REDACTED)
+    return out
+
+
+def redact_path(path: str) -> str:
+    """Return `path` without its query string and with any webhook token replaced by ***.
+
+    A path counts as a webhook path when any segment, once percent-decoded, starts with
+    "webhook" (so /api/webhooks/..., /API/%57ebhook/... and //api//webhook/... are caught
+    too). Everything after that segment is redacted except a known platform, the empty
+    segment of a trailing slash and known route suffixes.
+    """
+    path = path.split("?", 1)[0].split("#", 1)[0]
+    segments = _SEPARATORS.split(_decode(path))
+    for i, segment in enumerate(segments):
+        if segment.lower().startswith("webhook"):
+            head = [_UNSAFE_CHARS.sub("?", s) for s in segments[:i]]
+            # A token glued on without its slash (/api/webhookTOKEN) must not survive either.
+            head.append(segment if segment.lower() in _WEBHOOK_WORDS else segment[:7] + REDACTED)
+            return "/".join(head + _redact_tail(segments[i + 1 :]))
+    return path
+
+
+def _redact_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if word.endswith('.py"') or word.endswith(".py"):
+        # A source file in a traceback (service/webhooks.py), never a request path.
+        if "/api/" not in word:
+            return word
+    if "webhook" in word.lower() or ("%" in word and "webhook" in _decode(word).lower()):
+        return redact_path(word)
+    return word
+
+
+def redact_text(text: str) -> str:
+    """Scrub webhook paths, Bearer/Basic credentials and `secret: value` pairs from text."""
+    text = _WORD.sub(_redact_word, text)
+    text = _AUTH_SCHEME.sub(rf"\1\2{REDACTED}", text)
+    return _SECRET_FIELD.sub(rf"\1\2{REDACTED}", text)
+
+
+class SecretFilter(logging.Filter):
+    """Last line of defence: rewrites each record so no handler can format a secret.
+
+    The message is formatted first (a secret may sit in `record.args`), then redacted, and
+    the args cleared; exception and stack text are rendered and redacted the same way.
+    """
+
+    _formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError, KeyError, IndexError):
+            message = f"{record.msg} [unformattable log arguments dropped]"
+        record.msg = redact_text(message)
+        record.args = ()
+        if record.exc_info:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+            record.exc_info = None  # formatters now use the redacted exc_text
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        return True
+
+
+def _clean(value: str, limit: int) -> str:
+    """One printable line of bounded length, so a request cannot forge log lines."""
+    value = _UNSAFE_CHARS.sub("?", value)
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
+class RedactingAccessLogger(AbstractAccessLogger):
+    """aiohttp access logger that never writes the raw path, query string or credentials.
+
+    Pass it as `access_log_class` to `web.run_app`, `web.AppRunner` or `TestServer`.
+    """
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        user_agent = request.headers.get("User-Agent", "-")
+        self.logger.info(
+            '%s "%s %s" %s %s %.1fms "%s"',
+            _clean(request.remote or "-", 64),
+            _clean(request.method, 16),
+            _clean(redact_path(request.raw_path), 512),
+            response.status,
+            response.body_length,
+            time * 1000,
+            _clean(redact_text(user_agent), 256),
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+
+def install_secret_filter(target: logging.Handler | logging.Logger) -> None:
+    """Add a SecretFilter to `target` unless it already has one."""
+    if not any(isinstance(f, SecretFilter) for f in target.filters):
+        target.addFilter(SecretFilter())
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Log to stderr at `level`, with every root handler and aiohttp logger redacting secrets.
+
+    Safe to call more than once. Handlers added to the root logger later must be passed to
+    `install_secret_filter` themselves.
+    """
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    if not any(h.get_name() == _HANDLER_NAME for h in root.handlers):
+        stderr = logging.StreamHandler(sys.stderr)
+        stderr.set_name(_HANDLER_NAME)
+        stderr.setFormatter(logging.Formatter(_LOG_FORMAT))
+        root.addHandler(stderr)
+    for handler in root.handlers:
+        install_secret_filter(handler)
+    for name in _REQUEST_LOGGERS:
+        install_secret_filter(logging.getLogger(name))

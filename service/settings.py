@@ -1,0 +1,59 @@
+"""Service settings, read once from the environment and passed down explicitly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ledger"
+
+
+class SettingsError(ValueError):
+    """A setting in the environment has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    max_body_bytes: int = 1024 * 1024
+    spool_dir: Path = Path("var/spool")
+    spool_max_entries: int = 10_000
+    spool_max_bytes: int = 512 * 1024 * 1024
+    # How long a webhook answer waits for the projections to show its events.
+    read_your_writes_timeout: float = 2.0
+    # How often the in-memory copy of token hashes (used while the database is down) reloads.
+    token_cache_refresh: float = 5.0
+    spool_retry_interval: float = 0.5
+    projection_poll_interval: float = 1.0
+    run_projections: bool = True
+    pool_max_size: int = 10
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            database_url=env.get("DATABASE_URL", defaults.database_url),
+            max_body_bytes=_int(env, "LEDGER_MAX_BODY_BYTES", defaults.max_body_bytes),
+            spool_dir=Path(env.get("LEDGER_SPOOL_DIR", str(defaults.spool_dir))),
+            spool_max_entries=_int(env, "LEDGER_SPOOL_MAX_ENTRIES", defaults.spool_max_entries),
+            spool_max_bytes=_int(env, "LEDGER_SPOOL_MAX_BYTES", defaults.spool_max_bytes),
+            run_projections=env.get("LEDGER_RUN_PROJECTIONS", "1") not in ("0", "false", "no"),
+            log_level=env.get("LEDGER_LOG_LEVEL", defaults.log_level),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, not {value}")
+    return value

@@ -1,0 +1,233 @@
+"""Durable local spool for webhook deliveries accepted while the database is unreachable.
+
+WooCommerce never retries a delivery we answered 202, so once `Spool.append` returns the
+delivery is on disk (file and directory entry both fsynced) and survives a crash or restart.
+One file per delivery; names sort in arrival order. The spool is synchronous on purpose:
+async callers run it through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+logger = logging.getLogger(__name__)
+
+KINDS = frozenset({"order", "product", "ping"})
+_FORMAT_VERSION = 1
+_SEQ_DIGITS = 20
+_SUFFIX = ".json"
+_ENTRY_ID = re.compile(rf"\d{{{_SEQ_DIGITS}}}")
+_FINAL_NAME = re.compile(rf"(\d{{{_SEQ_DIGITS}}}){re.escape(_SUFFIX)}")
+# Any name that carries a sequence number: final files, moved-aside files and temp files.
+_ANY_SEQ = re.compile(rf"\.?(\d{{{_SEQ_DIGITS}}})\.")
+_CORRUPT_DIR = "corrupt"
+
+
+class SpoolError(Exception):
+    """Spool error."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.__doc__)
+
+
+class SpoolFull(SpoolError):
+    """The delivery spool is full; refusing to accept more deliveries."""
+
+
+class CorruptEntry(SpoolError):
+    """A spooled delivery could not be read; it was moved to the corrupt/ folder."""
+
+
+@dataclass(frozen=True)
+class SpooledDelivery:
+    """A raw webhook delivery, kept byte for byte until the database takes it."""
+
+    user_id: uuid.UUID
+    platform: str
+    kind: str
+    headers: dict[str, str]
+    body: bytes
+    received_at: datetime
+    entry_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown delivery kind {self.kind!r}")
+        if self.received_at.utcoffset() is None:
+            raise ValueError("received_at must be timezone-aware")
+
+
+def _encode(d: SpooledDelivery) -> bytes:
+    return orjson.dumps(
+        {
+            "v": _FORMAT_VERSION,
+            "user_id": str(d.user_id),
+            "platform": d.platform,
+            "kind": d.kind,
+            "headers": d.headers,
+            "body_b64": base64.b64encode(d.body).decode("ascii"),
+            "received_at": d.received_at.isoformat(),
+        }
+    )
+
+
+def _decode(raw: bytes, entry_id: str) -> SpooledDelivery:
+    data: Any = orjson.loads(raw)
+    if not isinstance(data, dict) or data.get("v") != _FORMAT_VERSION:
+        raise ValueError("unknown spool entry format")
+    headers = data["headers"]
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+    ):
+        raise ValueError("headers must map str to str")
+    if not isinstance(data["platform"], str) or not isinstance(data["kind"], str):
+        raise ValueError("platform and kind must be strings")
+    return SpooledDelivery(
+        user_id=uuid.UUID(data["user_id"]),
+        platform=data["platform"],
+        kind=data["kind"],
+        headers=headers,
+        body=base64.b64decode(data["body_b64"], validate=True),
+        received_at=datetime.fromisoformat(data["received_at"]),
+        entry_id=entry_id,
+    )
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+class Spool:
+    """A directory of pending deliveries, bounded in entries and bytes.
+
+    One process owns a spool directory at a time; within it, a lock serialises appends
+    and removals so the bounds and the sequence stay exact across threads.
+    """
+
+    def __init__(self, directory: Path, max_entries: int, max_bytes: int) -> None:
+        self.directory = Path(directory)
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)  # mkdir's mode is masked by umask
+        self._next_seq = self._scan_max_seq() + 1
+        sizes = [self._path(e).stat().st_size for e in self.pending()]
+        self._count = len(sizes)
+        self._bytes = sum(sizes)
+        self._warn_leftover_temp_files()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def is_empty(self) -> bool:
+        return self._count == 0
+
+    def append(self, delivery: SpooledDelivery) -> str:
+        """Store `delivery` durably and return its entry id; raise SpoolFull if over bounds."""
+        data = _encode(delivery)
+        with self._lock:
+            if self._count + 1 > self.max_entries or self._bytes + len(data) > self.max_bytes:
+                raise SpoolFull()
+            entry_id = f"{self._next_seq:0{_SEQ_DIGITS}d}"
+            tmp = self.directory / f".{entry_id}.{secrets.token_hex(4)}.tmp"
+            try:
+                _write_durably(tmp, data)
+                os.rename(tmp, self._path(entry_id))
+            except BaseException:
+                tmp.unlink(missing_ok=True)  # never accepted, so nothing is lost
+                raise
+            _fsync_dir(self.directory)
+            self._next_seq += 1
+            self._count += 1
+            self._bytes += len(data)
+        return entry_id
+
+    def pending(self) -> list[str]:
+        """Entry ids in arrival order; temp files and moved-aside entries are not listed."""
+        ids = (m.group(1) for m in map(_FINAL_NAME.fullmatch, os.listdir(self.directory)) if m)
+        return sorted(ids)
+
+    def read(self, entry_id: str) -> SpooledDelivery:
+        """Return the stored delivery; an unreadable one is moved aside and CorruptEntry raised."""
+        path = self._path(entry_id)
+        raw = path.read_bytes()  # a missing entry raises FileNotFoundError
+        try:
+            return _decode(raw, entry_id)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # The exception text may quote the content, which may carry secrets.
+            self._quarantine(entry_id, len(raw))
+            raise CorruptEntry() from None
+
+    def remove(self, entry_id: str) -> None:
+        """Forget a delivery the database has committed. Removing twice is harmless."""
+        path = self._path(entry_id)
+        with self._lock:
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                return
+            _fsync_dir(self.directory)
+            self._count -= 1
+            self._bytes -= size
+
+    def _path(self, entry_id: str) -> Path:
+        if not _ENTRY_ID.fullmatch(entry_id):
+            raise ValueError("malformed spool entry id")
+        return self.directory / f"{entry_id}{_SUFFIX}"
+
+    def _quarantine(self, entry_id: str, size: int) -> None:
+        corrupt = self.directory / _CORRUPT_DIR
+        with self._lock:
+            corrupt.mkdir(mode=0o700, exist_ok=True)
+            target = corrupt / f"{entry_id}{_SUFFIX}"
+            if target.exists():
+                target = corrupt / f"{entry_id}.{secrets.token_hex(4)}{_SUFFIX}"
+            os.rename(self._path(entry_id), target)
+            _fsync_dir(corrupt)
+            _fsync_dir(self.directory)
+            self._count -= 1
+            self._bytes -= size
+        logger.error("spool entry %s is unreadable; moved to %s/", entry_id, _CORRUPT_DIR)
+
+    def _scan_max_seq(self) -> int:
+        names = os.listdir(self.directory)
+        corrupt = self.directory / _CORRUPT_DIR
+        if corrupt.is_dir():
+            names += os.listdir(corrupt)
+        seqs = [int(m.group(1)) for m in map(_ANY_SEQ.match, names) if m]
+        return max(seqs, default=0)
+
+    def _warn_leftover_temp_files(self) -> None:
+        leftovers = [n for n in os.listdir(self.directory) if n.endswith(".tmp")]
+        if leftovers:
+            logger.warning(
+                "spool %s holds %d unfinished temp file(s), left in place for inspection",
+                self.directory,
+                len(leftovers),
+            )

@@ -1,0 +1,146 @@
+"""Users and their secrets: the webhook token (in the URL) and the API key (for queries).
+
+Secrets are shown once at creation or rotation and stored only as sha256 hashes; a lookup
+by hash followed by a constant-time comparison never reveals how much of a guess was right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+TOKEN_PREFIX = "whk_"  # noqa: S105 (a visible prefix, not a secret)
+API_KEY_PREFIX = "key_"
+
+
+class UserExistsError(Exception):
+    """A user with this name already exists."""
+
+
+class UnknownUserError(Exception):
+    """No user has this name."""
+
+
+class InvalidUserNameError(ValueError):
+    """A user name is 1-64 letters, digits, dots, dashes or underscores, starting alphanumeric."""
+
+
+@dataclass(frozen=True)
+class NewSecrets:
+    user_id: UUID
+    name: str
+    webhook_token: str
+    api_key: str
+
+
+def secret_hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
+
+
+def new_secret(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+async def create_user(conn: asyncpg.Connection, name: str) -> NewSecrets:
+    if not NAME_PATTERN.match(name):
+        raise InvalidUserNameError(name)
+    user = NewSecrets(uuid4(), name, new_secret(TOKEN_PREFIX), new_secret(API_KEY_PREFIX))
+    try:
+        await conn.execute(
+            "INSERT INTO users (user_id, name, token_hash, api_key_hash) VALUES ($1, $2, $3, $4)",
+            user.user_id,
+            name,
+            secret_hash(user.webhook_token),
+            secret_hash(user.api_key),
+        )
+    except asyncpg.exceptions.UniqueViolationError:
+        raise UserExistsError(name) from None
+    return user
+
+
+async def rotate(conn: asyncpg.Connection, name: str, which: str) -> str:
+    """Replace the user's webhook token or API key; the old one stops working at once."""
+    column, prefix = {
+        "token": ("token", TOKEN_PREFIX),
+        "api_key": ("api_key", API_KEY_PREFIX),
+    }[which]
+    secret = new_secret(prefix)
+    updated = await conn.fetchval(
+        f"UPDATE users SET {column}_hash = $2, {column}_rotated_at = now()"  # noqa: S608
+        " WHERE name = $1 RETURNING user_id",
+        name,
+        secret_hash(secret),
+    )
+    if updated is None:
+        raise UnknownUserError(name)
+    return secret
+
+
+async def list_users(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT user_id, name, created_at, token_rotated_at, api_key_rotated_at"
+        " FROM users ORDER BY name"
+    )
+    return [dict(r) for r in rows]
+
+
+async def user_id_by_name(conn: asyncpg.Connection, name: str) -> UUID:
+    user_id = await conn.fetchval("SELECT user_id FROM users WHERE name = $1", name)
+    if user_id is None:
+        raise UnknownUserError(name)
+    return user_id  # type: ignore[no-any-return]
+
+
+async def _authenticate(conn: asyncpg.Connection, column: str, secret: str) -> UUID | None:
+    digest = secret_hash(secret)
+    row = await conn.fetchrow(
+        f"SELECT user_id, {column} AS h FROM users WHERE {column} = $1",  # noqa: S608
+        digest,
+    )
+    if row is None or not hmac.compare_digest(bytes(row["h"]), digest):
+        return None
+    return row["user_id"]  # type: ignore[no-any-return]
+
+
+async def user_for_token(conn: asyncpg.Connection, token: str) -> UUID | None:
+    return await _authenticate(conn, "token_hash", token)
+
+
+async def user_for_api_key(conn: asyncpg.Connection, api_key: str) -> UUID | None:
+    return await _authenticate(conn, "api_key_hash", api_key)
+
+
+async def token_hashes(conn: asyncpg.Connection) -> dict[bytes, UUID]:
+    rows = await conn.fetch("SELECT token_hash, user_id FROM users")
+    return {bytes(r["token_hash"]): r["user_id"] for r in rows}
+
+
+class TokenCache:
+    """An in-memory copy of the token hashes, to authenticate while the database is down.
+
+    Replaced wholesale on every refresh, so a rotated token drops out within one interval.
+    """
+
+    def __init__(self) -> None:
+        self._hashes: dict[bytes, UUID] = {}
+
+    def replace(self, hashes: dict[bytes, UUID]) -> None:
+        self._hashes = hashes
+
+    def remember(self, token: str, user_id: UUID) -> None:
+        self._hashes = {**self._hashes, secret_hash(token): user_id}
+
+    def user_for_token(self, token: str) -> UUID | None:
+        digest = secret_hash(token)
+        for known, user_id in self._hashes.items():
+            if hmac.compare_digest(known, digest):
+                return user_id
+        return None

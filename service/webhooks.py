@@ -1,0 +1,40 @@
+"""The three webhook endpoints. Thin: read, hand to the intake, answer in JSON."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from service.adapters import shopify, woocommerce
+from service.adapters.common import delivery_headers
+from service.keys import INTAKE
+
+_PREFIXES = {"woocommerce": woocommerce.HEADER_PREFIX, "shopify": shopify.HEADER_PREFIX}
+
+
+async def _receive(request: web.Request, platform: str, kind: str) -> web.Response:
+    body = await request.read()
+    if platform == "woocommerce" and woocommerce.is_ping(request.headers, body):
+        kind = "ping"
+    headers = delivery_headers(request.headers, _PREFIXES[platform])
+    answer = await request.app[INTAKE].receive(
+        request.match_info["token"], platform, kind, headers, body
+    )
+    return web.json_response(answer.body, status=answer.http_status)
+
+
+async def woocommerce_order(request: web.Request) -> web.Response:
+    return await _receive(request, "woocommerce", "order")
+
+
+async def woocommerce_product(request: web.Request) -> web.Response:
+    return await _receive(request, "woocommerce", "product")
+
+
+async def shopify_order(request: web.Request) -> web.Response:
+    return await _receive(request, "shopify", "order")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/webhook/woocommerce/{token}", woocommerce_order)
+    app.router.add_post("/api/webhook/woocommerce/{token}/producto", woocommerce_product)
+    app.router.add_post("/api/webhook/shopify/{token}", shopify_order)
