@@ -182,7 +182,7 @@ class Order(Aggregate):
         receipt = self.version
         if not self.is_sale:
             return self._maybe_record_sale(receipt, snapshot, first)
-        if snapshot.status == self.status:
+        if (snapshot.status, snapshot.platform_status) == (self.status, self.platform_status):
             return "duplicate"
         self._change_status(receipt, snapshot)
         return "updated"
