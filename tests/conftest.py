@@ -7,9 +7,10 @@ their own users, since every row the ledger keeps belongs to one user.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from service.app import create_app
 from service.db import drop_database, ensure_database, migrate
-from service.logs import RedactingAccessLogger
+from service.logs import RedactingAccessLogger, SecretFilter
 from service.settings import DEFAULT_DATABASE_URL, Settings
 from tests.support import Merchant, create_merchant
 
@@ -75,3 +76,21 @@ async def client(settings: Settings) -> AsyncIterator[TestClient]:
 @pytest_asyncio.fixture
 async def merchant(pool: asyncpg.Pool) -> Merchant:
     return await create_merchant(pool)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Undo configure_logging: its handler would outlive the captured stderr it writes to."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    loggers = [logging.getLogger(n) for n in ("aiohttp.access", "aiohttp.server", "asyncio")]
+    loggers += [logging.getLogger(n) for n in ("aiohttp.web", "aiohttp.internal")]
+    loggers += [logging.getLogger(n) for n in ("aiohttp.client", "aiohttp.websocket")]
+    for target in [*handlers, *loggers]:
+        for f in [f for f in target.filters if isinstance(f, SecretFilter)]:
+            target.removeFilter(f)

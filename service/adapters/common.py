@@ -51,13 +51,29 @@ def parse_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise PayloadError("invalid_json", None, "body is not valid UTF-8") from exc
     try:
-        return json.loads(decoded, parse_float=Decimal, parse_constant=_reject_constant)
+        doc = json.loads(decoded, parse_float=Decimal, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise PayloadError(
             "invalid_json", None, f"body is not valid JSON: {exc.msg} at line {exc.lineno}"
         ) from exc
     except (ValueError, RecursionError) as exc:  # huge integers, absurd nesting
         raise PayloadError("invalid_json", None, "body is not valid JSON") from exc
+    return _storable(doc)
+
+
+def _storable(value: Any) -> Any:
+    """Strings PostgreSQL can store: JSON may carry ``\\u0000`` and lone surrogates, which
+    ``text`` and ``jsonb`` refuse (and one such event would stall a projection for good).
+    NUL becomes U+FFFD and a lone surrogate ``?``; the raw body keeps the original bytes."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        return value.encode("utf-8", "replace").decode("utf-8") if not value.isascii() else value
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    return value
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -251,5 +267,6 @@ def delivery_headers(headers: Mapping[str, str], prefix: str) -> dict[str, str]:
         if any(word in lowered for word in _SECRET_HEADER_WORDS):
             continue
         if lowered.startswith(prefix) or lowered in _GENERIC_HEADERS:
-            kept[lowered] = value
+            # aiohttp decodes non-UTF-8 header bytes with surrogate escapes.
+            kept[lowered] = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return kept

@@ -172,8 +172,16 @@ async def test_webhook_token_is_not_an_api_key(client: TestClient, merchant: Mer
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=101", "limit=abc", "cursor=%%%", "cursor=WzFd", "from=yesterday",
-     "to=2026-01-01T00:00:00", "platform=magento"],
+    [
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "cursor=%%%",
+        "cursor=WzFd",
+        "from=yesterday",
+        "to=2026-01-01T00:00:00",
+        "platform=magento",
+    ],
 )
 async def test_bad_query_parameters_are_400(client: TestClient, merchant: Merchant, query):
     resp = await client.get(f"/api/sales?{query}", headers=merchant.auth)
@@ -182,8 +190,12 @@ async def test_bad_query_parameters_are_400(client: TestClient, merchant: Mercha
 
 
 async def test_unknown_ids_are_404(client: TestClient, merchant: Merchant):
-    for path in ("/api/sales/not-a-uuid", "/api/sales/00000000-0000-0000-0000-000000000000",
-                 "/api/stock/woocommerce:404", "/api/lookup/woocommerce/orders/404"):
+    for path in (
+        "/api/sales/not-a-uuid",
+        "/api/sales/00000000-0000-0000-0000-000000000000",
+        "/api/stock/woocommerce:404",
+        "/api/lookup/woocommerce/orders/404",
+    ):
         resp = await client.get(path, headers=merchant.auth)
         assert resp.status == 404, path
         assert (await resp.json())["error"] == "not_found"
@@ -215,3 +227,32 @@ async def test_healthz(client: TestClient):
     resp = await client.get("/healthz")
     assert resp.status == 200
     assert await resp.json() == {"status": "ok"}
+
+
+async def test_text_postgresql_cannot_store_is_made_storable(
+    client: TestClient, merchant: Merchant, pool: asyncpg.Pool
+):
+    body = (
+        b'{"id": 4242, "status": "processing", "billing": {"first_name": "A\\u0000na"},'
+        b' "line_items": [{"product_id": 9, "name": "Tee \\ud800 shirt", "quantity": 1,'
+        b' "total": "3.00"}], "total": "3.00"}'
+    )
+    resp = await client.post(
+        merchant.woo_orders(), data=body, headers={"X-WC-Webhook-Source": "https://t\xe9.example/"}
+    )
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["status"] == "recorded"
+    resp = await client.get("/api/lookup/woocommerce/orders/4242", headers=merchant.auth)
+    sale = await (
+        await client.get(f"/api/sales/{(await resp.json())['sale_id']}", headers=merchant.auth)
+    ).json()
+    assert sale["customer"]["name"] == "A\ufffdna"
+    assert sale["lines"][0]["name"] == "Tee ? shirt"
+    # The raw body keeps exactly what was sent.
+    import hashlib
+
+    async with pool.acquire() as conn:
+        raw = await conn.fetchval(
+            "SELECT body FROM raw_deliveries WHERE sha256 = $1", hashlib.sha256(body).hexdigest()
+        )
+    assert bytes(raw) == body

@@ -14,9 +14,7 @@ from aiohttp.test_utils import TestClient
 from tests.support import FIXTURES, Merchant, sales_of, shopify_body, stock_of
 
 WOO_ORDERS = sorted(p.name for p in (FIXTURES / "woocommerce").glob("woocommerce-order-*.json"))
-WOO_PRODUCTS = sorted(
-    p.name for p in (FIXTURES / "woocommerce").glob("woocommerce-product-*.json")
-)
+WOO_PRODUCTS = sorted(p.name for p in (FIXTURES / "woocommerce").glob("woocommerce-product-*.json"))
 SHOPIFY_ORDERS = sorted(p.name for p in (FIXTURES / "shopify").glob("shopify-order-*.json"))
 WOO_SALE_STATUSES = {"processing", "on-hold", "completed"}
 

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import re
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import pytest
@@ -109,8 +109,13 @@ def test_secret_filter_formats_then_redacts_args_exceptions_and_stack() -> None:
     except ValueError:
         exc_info = sys.exc_info()
     record = logging.LogRecord(
-        "aiohttp.server", logging.ERROR, __file__, 1, "got %s with %s",
-        (f"{WOO}/{VALID}?k={QUERY_SECRET}", f"Bearer {BEARER}"), exc_info,
+        "aiohttp.server",
+        logging.ERROR,
+        __file__,
+        1,
+        "got %s with %s",
+        (f"{WOO}/{VALID}?k={QUERY_SECRET}", f"Bearer {BEARER}"),
+        exc_info,
         sinfo=f"Stack (most recent call last):\n  path {WOO}/{ROTATED}",
     )
     assert SecretFilter().filter(record)
@@ -155,23 +160,6 @@ async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
     await server.start_server(access_log_class=RedactingAccessLogger)
     async with TestClient(server) as test_client:
         yield test_client
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    loggers = [logging.getLogger(n) for n in ("aiohttp.access", "aiohttp.server", "asyncio")]
-    loggers += [logging.getLogger(n) for n in ("aiohttp.web", "aiohttp.internal")]
-    loggers += [logging.getLogger(n) for n in ("aiohttp.client", "aiohttp.websocket")]
-    for target in [*handlers, *loggers]:
-        for f in [f for f in target.filters if isinstance(f, SecretFilter)]:
-            target.removeFilter(f)
 
 
 async def raw_request(client: TestClient[web.Request, web.Application], data: bytes) -> bytes:

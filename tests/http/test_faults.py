@@ -1,0 +1,167 @@
+"""The database goes away under a stream of deliveries: nothing is lost, nothing doubles."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from uuid import UUID
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient
+
+from aggregates.ids import order_id
+from service.settings import Settings
+from tests.conftest import start_client
+from tests.proxy import PostgresProxy
+from tests.support import Merchant, count_events, sales_of, stock_of, woo_order
+
+
+@pytest_asyncio.fixture
+async def proxy(database_url: str) -> AsyncIterator[PostgresProxy]:
+    proxy = PostgresProxy(database_url)
+    await proxy.start()
+    yield proxy
+    await proxy.close()
+
+
+def _fast(settings: Settings, proxy: PostgresProxy, **changes) -> Settings:
+    return replace(
+        settings,
+        database_url=proxy.url,
+        spool_retry_interval=0.1,
+        projection_poll_interval=0.2,
+        token_cache_refresh=0.2,
+        **changes,
+    )
+
+
+async def _wait_until(predicate, within: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_deliveries_during_an_outage_are_spooled_and_recorded_once(
+    settings: Settings, proxy: PostgresProxy, merchant: Merchant, pool: asyncpg.Pool
+):
+    client = await start_client(_fast(settings, proxy))
+    try:
+        # Warm the token cache through a real delivery while the database is up.
+        answers = [await client.post(merchant.woo_orders(), json=woo_order(1000))]
+        await asyncio.sleep(0.3)
+        for n in range(1001, 1031):
+            if n == 1008:
+                proxy.cut()
+            if n == 1022:
+                proxy.restore()
+            answers.append(await client.post(merchant.woo_orders(), json=woo_order(n)))
+            if n == 1012:  # a repeat while down is spooled too, and deduplicated on replay
+                answers.append(await client.post(merchant.woo_orders(), json=woo_order(n)))
+        statuses = [(r.status, (await r.json())["status"]) for r in answers]
+        assert all(200 <= code < 300 for code, _ in statuses), statuses
+        assert (202, "spooled") in statuses
+        assert {s for _, s in statuses} <= {"recorded", "spooled", "duplicate"}
+
+        async def all_recorded() -> bool:
+            return len(await sales_of(client, merchant)) == 31
+
+        await _wait_until(all_recorded)
+        assert await stock_of(client, merchant, "woocommerce:42") == -2 * 31
+        for n in range(1000, 1031):
+            oid = order_id(merchant.user_id, "woocommerce", str(n))
+            assert await count_events(pool, oid, "SaleRecorded") == 1
+            assert await count_events(pool, oid, "OrderReceived") == 1
+        assert not list(settings.spool_dir.glob("*.json")), "the spool drained"
+    finally:
+        await client.close()
+
+
+async def test_health_is_503_while_the_database_is_down(settings: Settings, proxy: PostgresProxy):
+    client = await start_client(_fast(settings, proxy))
+    try:
+        assert (await client.get("/healthz")).status == 200
+        proxy.cut()
+        resp = await client.get("/healthz")
+        assert resp.status == 503
+        assert (await resp.json())["error"] == "unavailable"
+        proxy.restore()
+        await _wait_until(lambda: _healthy(client))
+    finally:
+        await client.close()
+
+
+async def _healthy(client: TestClient) -> bool:
+    return (await client.get("/healthz")).status == 200
+
+
+async def test_full_spool_answers_503_with_retry_after(
+    settings: Settings, proxy: PostgresProxy, merchant: Merchant
+):
+    client = await start_client(_fast(settings, proxy, spool_max_entries=2))
+    try:
+        await client.post(merchant.woo_orders(), json=woo_order(2000))
+        proxy.cut()
+        codes = [
+            (await client.post(merchant.woo_orders(), json=woo_order(n))).status
+            for n in range(2001, 2004)
+        ]
+        assert codes[:2] == [202, 202]
+        resp = await client.post(merchant.woo_orders(), json=woo_order(2004))
+        assert resp.status == 503
+        assert resp.headers["Retry-After"]
+        assert (await resp.json())["error"] == "unavailable"
+        proxy.restore()
+
+        async def drained() -> bool:
+            return len(await sales_of(client, merchant)) == 3
+
+        await _wait_until(drained)
+    finally:
+        await client.close()
+
+
+async def test_unknown_token_is_still_401_while_the_database_is_down(
+    settings: Settings, proxy: PostgresProxy, merchant: Merchant
+):
+    client = await start_client(_fast(settings, proxy))
+    try:
+        await asyncio.sleep(0.3)  # the token cache has loaded
+        proxy.cut()
+        resp = await client.post("/api/webhook/woocommerce/whk_" + "Z" * 43, json=woo_order(1))
+        assert resp.status == 401
+        ok = await client.post(merchant.woo_orders(), json=woo_order(3000))
+        assert (ok.status, (await ok.json())["status"]) == (202, "spooled")
+        proxy.restore()
+    finally:
+        await client.close()
+
+
+async def test_no_secret_reaches_any_log_line(
+    client: TestClient,
+    merchant: Merchant,
+    caplog: pytest.LogCaptureFixture,
+    restore_logging: None,
+):
+    from service.logs import configure_logging
+
+    configure_logging("DEBUG")
+    caplog.set_level(logging.DEBUG)
+    secrets = [merchant.token, merchant.api_key, "whk_" + "Q" * 43, "malformed%2Ftoken-xyz"]
+    for token in secrets[:1] + secrets[2:]:
+        for suffix in ("", "/producto"):
+            await client.post(f"/api/webhook/woocommerce/{token}{suffix}", json=woo_order(4000))
+            await client.post(f"/api/webhook/woocommerce/{token}{suffix}", data=b"{bad json")
+            await client.get(f"/api/webhook/woocommerce/{token}{suffix}?token={token}")
+        await client.post(f"/api/webhook/shopify/{token}", data=b"[]")
+    await client.get("/api/sales", headers=merchant.auth)
+    await client.get("/api/sales", headers={"Authorization": f"Bearer {secrets[2]}"})
+    text = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
+    assert "/api/webhook/woocommerce/***" in text
+    for secret in [*secrets, "Q" * 43]:
+        assert secret not in text
+    assert UUID(str(merchant.user_id))  # the user id is not a secret and may be logged
