@@ -50,6 +50,9 @@ class Answer:
     notification_id: int | None = None
 
 
+PING = Answer(200, {"status": "ping"})
+
+
 class Ingestor:
     def __init__(self, pool: asyncpg.Pool, store: EventStore) -> None:
         self.pool = pool
@@ -61,7 +64,7 @@ class Ingestor:
         if d.kind == "ping":
             async with connection(self.pool) as conn:
                 await inbox.keep(conn, d, kind="ping")
-            return Answer(200, {"status": "ping"})
+            return PING
         adapter = ADAPTERS[d.platform]
         try:
             doc = parse_json(d.body)

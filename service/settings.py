@@ -3,11 +3,43 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ledger"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _private_cluster_url() -> str | None:
+    """The private cluster ``./scripts/serve`` starts in var/postgres, when it is running."""
+    for root in (Path.cwd(), PROJECT_ROOT):
+        pid_file = root / "var" / "postgres" / "data" / "postmaster.pid"
+        try:
+            port = int(pid_file.read_text().splitlines()[3])
+        except (OSError, IndexError, ValueError):
+            continue
+        if _answers("127.0.0.1", port):
+            return f"postgresql://postgres@127.0.0.1:{port}/ledger"
+    return None
+
+
+def default_database_url(env: Mapping[str, str]) -> str:
+    """The scripts' rule: DATABASE_URL, else the local server, else the private cluster."""
+    if env.get("DATABASE_URL"):
+        return env["DATABASE_URL"]
+    if _answers("127.0.0.1", 5432):
+        return DEFAULT_DATABASE_URL
+    return _private_cluster_url() or DEFAULT_DATABASE_URL
 
 
 class SettingsError(ValueError):
@@ -36,7 +68,7 @@ class Settings:
         env = os.environ if env is None else env
         defaults = cls()
         return cls(
-            database_url=env.get("DATABASE_URL", defaults.database_url),
+            database_url=default_database_url(env),
             max_body_bytes=_int(env, "LEDGER_MAX_BODY_BYTES", defaults.max_body_bytes),
             spool_dir=Path(env.get("LEDGER_SPOOL_DIR", str(defaults.spool_dir))),
             spool_max_entries=_int(env, "LEDGER_SPOOL_MAX_ENTRIES", defaults.spool_max_entries),

@@ -165,3 +165,24 @@ async def test_no_secret_reaches_any_log_line(
     for secret in [*secrets, "Q" * 43]:
         assert secret not in text
     assert UUID(str(merchant.user_id))  # the user id is not a secret and may be logged
+
+
+async def test_a_ping_while_the_database_is_down_is_still_exactly_200(
+    settings: Settings, proxy: PostgresProxy, merchant: Merchant
+):
+    client = await start_client(_fast(settings, proxy))
+    try:
+        await asyncio.sleep(0.3)  # the token cache has loaded
+        proxy.cut()
+        resp = await client.post(merchant.woo_orders(), data="webhook_id=9")
+        assert resp.status == 200
+        assert await resp.json() == {"status": "ping"}
+        proxy.restore()
+
+        async def pinged() -> bool:
+            resp = await client.get("/api/inbox", headers=merchant.auth)
+            return resp.status == 200 and len((await resp.json())["items"]) == 1
+
+        await _wait_until(pinged)
+    finally:
+        await client.close()

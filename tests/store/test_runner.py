@@ -1,0 +1,59 @@
+"""The projection runner applies each event exactly once, however many runners race."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import asyncpg
+
+from projections.registry import all_projections
+from projections.stock import movements_total
+from service.eventstore import EventStore
+from service.ingest import Ingestor
+from service.runner import ProjectionRunner
+from service.spool import SpooledDelivery
+from tests.support import create_merchant, woo_order
+
+
+def _delivery(user_id, n: int) -> SpooledDelivery:
+    body = json.dumps(woo_order(n)).encode()
+    return SpooledDelivery(user_id, "woocommerce", "order", {}, body, datetime.now(UTC))
+
+
+async def test_racing_runners_apply_every_event_once(pool: asyncpg.Pool, database_url: str):
+    merchant = await create_merchant(pool)
+    store = EventStore()
+    ingestor = Ingestor(pool, store)
+    for n in range(20):
+        answer = await ingestor.ingest(_delivery(merchant.user_id, n + 1))
+        assert answer.body["status"] == "recorded"
+
+    runners = [ProjectionRunner(pool, store, all_projections(), database_url) for _ in range(3)]
+    await asyncio.gather(*(r.catch_up() for r in runners))
+    assert await runners[0].catch_up() == 0  # nothing left, nothing applied twice
+
+    async with pool.acquire() as conn:
+        levels = dict(
+            await conn.fetch(
+                "SELECT product_ref, quantity FROM stock_levels WHERE user_id = $1",
+                merchant.user_id,
+            )
+        )
+        assert levels == {"woocommerce:42": -40, "woocommerce:71": -20}
+        for ref, quantity in levels.items():
+            assert await movements_total(conn, merchant.user_id, ref) == quantity
+        sales = await conn.fetchval(
+            "SELECT count(*) FROM sales WHERE user_id = $1", merchant.user_id
+        )
+        assert sales == 20
+        head = await store.head(conn)
+        positions = dict(await conn.fetch("SELECT name, position FROM projection_positions"))
+    assert positions == {p.name: head for p in all_projections()}
+    assert all(r.reached(head) for r in runners)
+
+
+async def test_wait_for_times_out_without_a_running_runner(pool: asyncpg.Pool, database_url):
+    runner = ProjectionRunner(pool, EventStore(), all_projections(), database_url)
+    assert await runner.wait_for(10**12, within=0.05) is False
