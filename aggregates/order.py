@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from aggregates.ids import order_id
-from aggregates.values import Customer, Delivery, OrderLine, OrderSnapshot, SaleStatus
+from aggregates.values import Customer, Delivery, OrderLine, OrderSnapshot
 
 # The fields that identify one stock movement of one line; a restore repeats them exactly.
 MOVED_FIELDS = (
@@ -41,19 +41,17 @@ class OrderMismatchError(ValueError):
     """The snapshot belongs to another order than this aggregate."""
 
 
-def deducts_stock(platform: str, status: SaleStatus, first: bool) -> bool:
-    """Whether a sale in ``status`` holds stock out of the warehouse.
+def holds_stock(platform: str, status: str) -> bool:
+    """Whether a sale in ``status`` keeps its goods out of the warehouse.
 
     WooCommerce reduces stock once an order is processing, on-hold or completed, keeps it
     reduced on ``refunded`` (a refund does not restock by itself) and restores it when the
-    order goes to cancelled, pending or failed. A cancelled order seen first never held stock.
-    Shopify reserves inventory at order creation, so every Shopify order deducts from its
+    order goes to cancelled, pending or failed; so a cancelled order seen first never held
+    any. Shopify reserves inventory at order creation, so every Shopify order deducts from its
     first delivery on and keeps it through a cancellation; only refunds bring stock back.
     """
     if platform == "shopify":
         return True
-    if status == "cancelled" and first:
-        return False
     return status in ("sale", "refunded")
 
 
@@ -83,6 +81,8 @@ class Order(Aggregate):
         verification: str
         body_sha256: str
         platform_status: str
+        # When the platform built this snapshot (its own clock): orders snapshots later.
+        modified_at: datetime | None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.bodies.add(self.body_sha256)
@@ -177,17 +177,16 @@ class Order(Aggregate):
             raise OrderMismatchError(f"{snapshot.platform}:{snapshot.external_id}")
         if delivery.body_sha256 in self.bodies:
             return "duplicate"
-        first = not self.bodies
         self._record_receipt(delivery, snapshot)
         receipt = self.version
         if not self.is_sale:
-            return self._maybe_record_sale(receipt, snapshot, first)
+            return self._maybe_record_sale(receipt, snapshot)
         if (snapshot.status, snapshot.platform_status) == (self.status, self.platform_status):
             return "duplicate"
         self._change_status(receipt, snapshot)
         return "updated"
 
-    def _maybe_record_sale(self, receipt: int, snapshot: OrderSnapshot, first: bool) -> Outcome:
+    def _maybe_record_sale(self, receipt: int, snapshot: OrderSnapshot) -> Outcome:
         if snapshot.status == "pending":
             return "received"
         self.trigger_event(
@@ -206,7 +205,7 @@ class Order(Aggregate):
             currency=snapshot.currency,
             payment_method=snapshot.payment_method,
         )
-        if deducts_stock(self.platform, snapshot.status, first):
+        if holds_stock(self.platform, snapshot.status):
             self._deduct_all(receipt, snapshot.lines)
         return "recorded"
 
@@ -218,7 +217,7 @@ class Order(Aggregate):
             status=snapshot.status,
             platform_status=snapshot.platform_status,
         )
-        holds = deducts_stock(self.platform, snapshot.status, first=False)
+        holds = holds_stock(self.platform, snapshot.status)
         if holds and not self.stock_out:
             self._deduct_all(receipt, self.lines)
         elif not holds and self.stock_out:
@@ -267,4 +266,5 @@ class Order(Aggregate):
             verification=delivery.verification,
             body_sha256=delivery.body_sha256,
             platform_status=snapshot.platform_status,
+            modified_at=snapshot.modified_at,
         )

@@ -129,7 +129,13 @@ class Intake:
     async def run_spool_replayer(self) -> None:
         while True:
             if not self.spool.is_empty():
-                await self.drain_spool()
+                try:
+                    await self.drain_spool()
+                except Exception:
+                    # A bug, not an outage: the entry stays spooled (and later deliveries
+                    # queue behind it) until a fixed version replays it. Nothing is lost.
+                    log.exception("replaying the spool failed; retrying")
+                    await asyncio.sleep(self.settings.spool_retry_interval * 10)
             self._spooled.clear()
             try:
                 await asyncio.wait_for(self._spooled.wait(), self.settings.spool_retry_interval)
@@ -145,5 +151,8 @@ class Intake:
 
     async def run_token_cache_refresher(self) -> None:
         while True:
-            await self.refresh_token_cache()
+            try:
+                await self.refresh_token_cache()
+            except Exception:
+                log.exception("refreshing the token cache failed; keeping the old copy")
             await asyncio.sleep(self.settings.token_cache_refresh)
