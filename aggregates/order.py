@@ -181,13 +181,16 @@ class Order(Aggregate):
         receipt = self.version
         if not self.is_sale:
             return self._maybe_record_sale(receipt, snapshot)
-        if (snapshot.status, snapshot.platform_status) == (self.status, self.platform_status):
+        # A status we do not know keeps the ledger's status; only the platform's changes.
+        status = snapshot.status or self.status
+        assert status is not None, "a sale always has a status"
+        if (status, snapshot.platform_status) == (self.status, self.platform_status):
             return "duplicate"
-        self._change_status(receipt, snapshot)
+        self._change_status(receipt, status, snapshot.platform_status)
         return "updated"
 
     def _maybe_record_sale(self, receipt: int, snapshot: OrderSnapshot) -> Outcome:
-        if snapshot.status == "pending":
+        if snapshot.status in ("pending", None):
             return "received"
         self.trigger_event(
             self.SaleRecorded,
@@ -209,19 +212,19 @@ class Order(Aggregate):
             self._deduct_all(receipt, snapshot.lines)
         return "recorded"
 
-    def _change_status(self, receipt: int, snapshot: OrderSnapshot) -> None:
+    def _change_status(self, receipt: int, status: str, platform_status: str) -> None:
         self.trigger_event(
             self.SaleStatusChanged,
             user_id=self.user_id,
             receipt_version=receipt,
-            status=snapshot.status,
-            platform_status=snapshot.platform_status,
+            status=status,
+            platform_status=platform_status,
         )
-        holds = holds_stock(self.platform, snapshot.status)
+        holds = holds_stock(self.platform, status)
         if holds and not self.stock_out:
             self._deduct_all(receipt, self.lines)
         elif not holds and self.stock_out:
-            reason = f"status {snapshot.platform_status}"
+            reason = f"status {platform_status}"
             for _, moved in sorted(self.stock_out.items()):
                 self.trigger_event(
                     self.StockRestored,

@@ -72,7 +72,8 @@ class OrderSnapshot:
 
     platform: Platform
     external_id: str
-    status: SaleStatus
+    # None: a status the ledger does not know (a plugin's); only the platform status changes.
+    status: SaleStatus | None
     platform_status: str
     customer: Customer
     lines: tuple[OrderLine, ...]

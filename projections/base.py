@@ -55,6 +55,7 @@ def receipt_source(recorded: Recorded) -> dict[str, Any]:
         "originator_id": str(e.originator_id),
         "originator_version": e.originator_version,
         "topic": e.topic,
+        "platform_status": e.platform_status,
         "received_at": e.received_at.isoformat(),
         "verification": e.verification,
         "sha256": e.body_sha256,

@@ -55,9 +55,10 @@ class LookupProjection:
 async def find_order(
     conn: Any, user_id: UUID, platform: str, external_id: str
 ) -> dict[str, Any] | None:
+    """The sale an external order became (``sale_id`` None while it is not a sale)."""
     row = await conn.fetchrow(
-        "SELECT order_id, status, source, last_receipt FROM order_lookup"
-        " WHERE user_id = $1 AND platform = $2 AND external_id = $3",
+        "SELECT order_id, status, source, last_receipt->>'platform_status' AS platform_status"
+        " FROM order_lookup WHERE user_id = $1 AND platform = $2 AND external_id = $3",
         user_id,
         platform,
         external_id,
@@ -66,8 +67,7 @@ async def find_order(
         return None
     return {
         "sale_id": str(row["order_id"]) if row["status"] is not None else None,
-        "order_id": str(row["order_id"]),
         "status": row["status"],
+        "platform_status": row["platform_status"],
         "source": parse_json(row["source"]),
-        "last_receipt": parse_json(row["last_receipt"]),
     }

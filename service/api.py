@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +23,8 @@ from service.keys import POOL
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
+# No key we store is longer (ids are at most 64 characters, SKU references 268).
+MAX_KEY_LENGTH = 300
 
 
 def _default(obj: Any) -> Any:
@@ -52,7 +54,7 @@ async def authenticate(request: web.Request) -> UUID:
 
 def limit_param(request: web.Request) -> int:
     raw = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidParameterError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
     return int(raw)
 
@@ -67,6 +69,21 @@ def time_param(request: web.Request, name: str) -> datetime | None:
         raise InvalidParameterError(f"{name} must be an ISO 8601 date or time") from None
     if value.tzinfo is None:
         raise InvalidParameterError(f"{name} must carry a UTC offset, e.g. 2026-01-31T00:00Z")
+    return _in_utc(value, name)
+
+
+def _in_utc(value: datetime, name: str) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidParameterError(f"{name} is out of range") from None
+
+
+def text_param(request: web.Request, name: str) -> str:
+    """A path segment used as a key; one no row can have (NUL, absurd length) finds nothing."""
+    value = request.match_info[name]
+    if "\x00" in value or len(value) > MAX_KEY_LENGTH:
+        raise NotFoundError(f"no such {name.replace('_', ' ')}")
     return value
 
 
@@ -117,7 +134,9 @@ def _sales_cursor(raw: Any) -> tuple[datetime, UUID] | None:
         return None
     try:
         when, sale_id = raw
-        return datetime.fromisoformat(when), UUID(sale_id)
+        if not (isinstance(when, str) and isinstance(sale_id, str)):
+            raise TypeError
+        return _in_utc(datetime.fromisoformat(when), "cursor"), UUID(sale_id)
     except (TypeError, ValueError):
         raise InvalidParameterError("cursor is not one this API issued") from None
 
@@ -133,7 +152,9 @@ async def get_sale(request: web.Request) -> web.Response:
 
 
 def _text_cursor(raw: Any) -> str | None:
-    if raw is None or isinstance(raw, str):
+    if raw is None:
+        return None
+    if isinstance(raw, str) and "\x00" not in raw and len(raw) <= MAX_KEY_LENGTH:
         return raw
     raise InvalidParameterError("cursor is not one this API issued")
 
@@ -151,7 +172,7 @@ async def list_stock(request: web.Request) -> web.Response:
 async def get_stock(request: web.Request) -> web.Response:
     user_id = await authenticate(request)
     async with connection(request.app[POOL]) as conn:
-        item = await stock.get_stock(conn, user_id, request.match_info["product_ref"])
+        item = await stock.get_stock(conn, user_id, text_param(request, "product_ref"))
     if item is None:
         raise NotFoundError("no stock is recorded for this product")
     return respond(item)
@@ -181,11 +202,17 @@ async def list_inbox(request: web.Request) -> web.Response:
 
 async def lookup_order(request: web.Request) -> web.Response:
     user_id = await authenticate(request)
-    platform = request.match_info["platform"]
+    platform = text_param(request, "platform")
+    external_id = text_param(request, "external_id")
     async with connection(request.app[POOL]) as conn:
-        found = await lookup.find_order(conn, user_id, platform, request.match_info["external_id"])
+        found = await lookup.find_order(conn, user_id, platform, external_id)
     if found is None:
         raise NotFoundError("no order with this external id has been received")
+    if found["sale_id"] is None:
+        raise NotFoundError(
+            f"order {external_id} was received but is not a sale (yet): "
+            f"its platform status is {found['platform_status']}"
+        )
     return respond(found)
 
 

@@ -76,7 +76,14 @@ def _start(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[error_middleware],
+        client_max_size=settings.max_body_bytes,
+        # Keep bodies exactly as they arrived: a compressed body is stored, not inflated, so
+        # what we keep is what the platform signed (and a corrupt one cannot fail to inflate).
+        handler_args={"auto_decompress": False},
+    )
+
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(_intake_ctx)

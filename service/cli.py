@@ -173,6 +173,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     configure_logging(settings.log_level)
     _print(f"database: {mask_url(settings.database_url)}")
+    _print(f"spool (deliveries kept while the database is down): {settings.spool_dir}")
     _print(f"serving on http://{args.host}:{args.port}")
     web.run_app(
         create_app(settings),

@@ -27,6 +27,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("projections", "stock.sql"),
     ("projections", "lookup.sql"),
     ("projections", "products.sql"),
+    ("service", "sql/projection_failures.sql"),
 )
 
 _MIGRATION_LOCK = 0x6C6564676572  # "ledger"

@@ -67,7 +67,7 @@ class Ingestor:
             return PING
         adapter = ADAPTERS[d.platform]
         try:
-            doc = parse_json(d.body)
+            doc = parse_json(d.body, d.headers.get("content-encoding"))
             snapshot = _parse(adapter, d.kind, doc)
         except PayloadError as err:
             return await self._reject(d, err, keep_rejected)

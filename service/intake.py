@@ -46,7 +46,8 @@ class Intake:
         self.spool = spool
         self.settings = settings
         self.runner = runner
-        self.cache = users.TokenCache()
+        self.cache = users.TokenCache(settings.token_cache_file)
+        self.cache.load()
         self._drain_lock = asyncio.Lock()
         self._spooled = asyncio.Event()
 

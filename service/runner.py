@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from projections.base import Projection
+from projections.base import Projection, Recorded
 from service.db import is_unavailable
 from service.eventstore import CHANNEL, EventStore
 
@@ -46,11 +46,23 @@ class ProjectionRunner:
         self._wakeup.set()
 
     async def catch_up(self) -> int:
-        """Apply everything committed so far to every projection; returns events applied."""
+        """Apply everything committed so far to every projection; returns events applied.
+
+        Projections are independent: one that fails does not hold back the others.
+        """
         applied = 0
+        failed: Exception | None = None
         async with self.pool.acquire() as conn:
             for projection in self.projections:
-                applied += await self._catch_up_one(conn, projection)
+                try:
+                    applied += await self._catch_up_one(conn, projection)
+                except Exception as exc:
+                    if is_unavailable(exc):
+                        raise
+                    log.exception("projection %s failed", projection.name)
+                    failed = exc
+        if failed is not None:
+            raise failed
         return applied
 
     async def _catch_up_one(self, conn: Any, projection: Projection) -> int:
@@ -68,7 +80,7 @@ class ProjectionRunner:
                 head = await self.store.head(conn)
                 batch = await self.store.read_after(conn, position, BATCH_SIZE, projection.topics)
                 if batch:
-                    await projection.apply(conn, batch)
+                    await self._apply(conn, projection, batch)
                 # Every event up to ``head`` had committed when it was read (commit order is
                 # id order), so a short batch means this projection has seen all it needs
                 # up to there; irrelevant events still advance its position.
@@ -86,6 +98,37 @@ class ProjectionRunner:
             applied += len(batch)
             if len(batch) < BATCH_SIZE:
                 return applied
+
+    async def _apply(self, conn: Any, projection: Projection, batch: list[Recorded]) -> None:
+        try:
+            async with conn.transaction():  # a savepoint: a failure leaves the batch clean
+                await projection.apply(conn, batch)
+            return
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+        # Something in the batch cannot be applied: apply one event at a time, and set
+        # aside the ones that fail on their own instead of stalling this read model forever.
+        for recorded in batch:
+            try:
+                async with conn.transaction():
+                    await projection.apply(conn, [recorded])
+            except Exception as exc:
+                if is_unavailable(exc):
+                    raise
+                await self._set_aside(conn, projection.name, recorded, exc)
+
+    async def _set_aside(self, conn: Any, name: str, recorded: Recorded, exc: Exception) -> None:
+        log.error(
+            "projection %s skipped event %d: %s", name, recorded.notification_id, type(exc).__name__
+        )
+        await conn.execute(
+            "INSERT INTO projection_failures (name, notification_id, error) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING",
+            name,
+            recorded.notification_id,
+            f"{type(exc).__name__}: {exc}"[:2000],
+        )
 
     async def _advanced(self, name: str, position: int) -> None:
         async with self._progress:

@@ -5,11 +5,18 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ledger"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _state_dir() -> Path:
+    """Where deliveries wait while the database is down: absolute, so a restart from another
+    working directory still finds (and replays) what was answered "spooled"."""
+    root = PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").exists() else Path.cwd()
+    return root / "var"
 
 
 def _answers(host: str, port: int) -> bool:
@@ -50,7 +57,7 @@ class SettingsError(ValueError):
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     max_body_bytes: int = 1024 * 1024
-    spool_dir: Path = Path("var/spool")
+    spool_dir: Path = field(default_factory=lambda: _state_dir() / "spool")
     spool_max_entries: int = 10_000
     spool_max_bytes: int = 512 * 1024 * 1024
     # How long a webhook answer waits for the projections to show its events.
@@ -63,6 +70,11 @@ class Settings:
     pool_max_size: int = 10
     log_level: str = "INFO"
 
+    @property
+    def token_cache_file(self) -> Path:
+        """Token hashes (never tokens) kept on disk, for a start while the database is down."""
+        return self.spool_dir.parent / "token-hashes.json"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -70,7 +82,7 @@ class Settings:
         return cls(
             database_url=default_database_url(env),
             max_body_bytes=_int(env, "LEDGER_MAX_BODY_BYTES", defaults.max_body_bytes),
-            spool_dir=Path(env.get("LEDGER_SPOOL_DIR", str(defaults.spool_dir))),
+            spool_dir=Path(env.get("LEDGER_SPOOL_DIR", str(defaults.spool_dir))).resolve(),
             spool_max_entries=_int(env, "LEDGER_SPOOL_MAX_ENTRIES", defaults.spool_max_entries),
             spool_max_bytes=_int(env, "LEDGER_SPOOL_MAX_BYTES", defaults.spool_max_bytes),
             run_projections=env.get("LEDGER_RUN_PROJECTIONS", "1") not in ("0", "false", "no"),

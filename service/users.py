@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import os
 import re
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+import orjson
+
+log = logging.getLogger(__name__)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TOKEN_PREFIX = "whk_"  # noqa: S105 (a visible prefix, not a secret)
@@ -124,16 +130,45 @@ async def token_hashes(conn: asyncpg.Connection) -> dict[bytes, UUID]:
 
 
 class TokenCache:
-    """An in-memory copy of the token hashes, to authenticate while the database is down.
+    """A copy of the token hashes, to authenticate while the database is down.
 
     Replaced wholesale on every refresh, so a rotated token drops out within one interval.
+    With a ``path`` the copy is also kept on disk (hashes only, mode 0600), so a service that
+    starts while the database is down still accepts its users' deliveries.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
         self._hashes: dict[bytes, UUID] = {}
 
+    def load(self) -> None:
+        if self.path is None:
+            return
+        try:
+            stored = orjson.loads(self.path.read_bytes())
+            self._hashes = {bytes.fromhex(h): UUID(u) for h, u in stored.items()}
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, AttributeError):
+            log.warning("no usable token cache at %s", self.path)
+
     def replace(self, hashes: dict[bytes, UUID]) -> None:
+        changed = hashes != self._hashes
         self._hashes = hashes
+        if changed and self.path is not None:
+            self._save()
+
+    def _save(self) -> None:
+        assert self.path is not None
+        data = orjson.dumps({h.hex(): str(u) for h, u in self._hashes.items()})
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.path)
 
     def remember(self, token: str, user_id: UUID) -> None:
         self._hashes = {**self._hashes, secret_hash(token): user_id}

@@ -9,13 +9,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, Literal, NoReturn
 
 from aggregates.values import ZERO
 
-Reason = Literal["invalid_json", "not_an_order", "not_a_product", "invalid_field", "missing_field"]
+Reason = Literal[
+    "invalid_json",
+    "not_an_order",
+    "not_a_product",
+    "invalid_field",
+    "missing_field",
+    "unsupported_encoding",
+]
 
 _DECIMAL_TEXT = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _INTEGER_TEXT = re.compile(r"[+-]?\d{1,15}")
@@ -24,9 +32,14 @@ _INTEGER_TEXT = re.compile(r"[+-]?\d{1,15}")
 _MAX_ADJUSTED_EXPONENT = 15
 _MIN_ADJUSTED_EXPONENT = -20
 _MAX_QUANTITY = 10**9
+# Ids and SKUs key indexed rows; PostgreSQL's btree refuses keys of a few kB, and one such
+# event would stall a projection, so longer values are refused here, with the field named.
+_MAX_ID_LENGTH = 64
+_MAX_SKU_LENGTH = 255
+_MAX_DECIMAL_PLACES = 20
 # Header names that may carry credentials; dropped even when they carry the platform prefix.
 _SECRET_HEADER_WORDS = ("authorization", "cookie", "token", "secret", "password", "api-key")
-_GENERIC_HEADERS = ("user-agent", "content-type")
+_GENERIC_HEADERS = ("user-agent", "content-type", "content-encoding")
 
 
 class PayloadError(Exception):
@@ -43,8 +56,16 @@ class PayloadError(Exception):
         super().__init__(f"{field}: {detail}" if field else detail)
 
 
-def parse_json(body: bytes) -> Any:
-    """Decode a webhook body with exact decimals; floats never appear in the result."""
+def parse_json(body: bytes, content_encoding: str | None = None) -> Any:
+    """Decode a webhook body with exact decimals; floats never appear in the result.
+
+    Bodies are kept as they arrived, so a compressed one is refused by name (neither platform
+    compresses webhook bodies; a body that is, is kept for a person to look at).
+    """
+    if content_encoding and content_encoding.strip().lower() not in ("identity", ""):
+        raise PayloadError(
+            "unsupported_encoding", None, f"Content-Encoding {content_encoding[:40]!r}: send JSON"
+        )
     try:
         # utf-8-sig: some PHP stacks prepend a BOM, which is not a reason to drop a sale.
         decoded = body.decode("utf-8-sig")
@@ -99,7 +120,13 @@ def money(value: Any, field: str, *, optional: bool = False) -> Decimal:
         raise PayloadError("missing_field", field, "an amount is required")
     amount = _to_decimal(value, field)
     adjusted = amount.adjusted()
-    if not _MIN_ADJUSTED_EXPONENT <= adjusted <= _MAX_ADJUSTED_EXPONENT and amount:
+    exponent = amount.as_tuple().exponent
+    plausible = (
+        (not amount or _MIN_ADJUSTED_EXPONENT <= adjusted <= _MAX_ADJUSTED_EXPONENT)
+        and isinstance(exponent, int)
+        and exponent >= -_MAX_DECIMAL_PLACES
+    )
+    if not plausible:
         raise _invalid(field, "an amount of plausible size", value)
     return amount
 
@@ -173,8 +200,27 @@ def ident(value: Any, field: str) -> str | None:
         return str(value) if value else None
     if isinstance(value, str):
         stripped = value.strip()
+        if len(stripped) > _MAX_ID_LENGTH:
+            raise _invalid(field, f"an id of at most {_MAX_ID_LENGTH} characters", value)
         return None if stripped in ("", "0") else stripped
     raise _invalid(field, "an id (a number or a string)", value)
+
+
+def sku(value: Any, field: str) -> str | None:
+    """A SKU as sent (it may key stock), or ``None`` when blank."""
+    found = text(value, field)
+    if found is not None and len(found) > _MAX_SKU_LENGTH:
+        raise _invalid(field, f"a SKU of at most {_MAX_SKU_LENGTH} characters", value)
+    return found
+
+
+@contextmanager
+def exact_arithmetic() -> Iterator[None]:
+    """Sums and products of bounded amounts with no rounding (the default context keeps
+    28 digits; amounts here have at most 36)."""
+    with localcontext() as ctx:
+        ctx.prec = 100
+        yield
 
 
 def required_ident(value: Any, field: str) -> str:
@@ -213,9 +259,10 @@ def timestamp(value: Any, field: str) -> datetime | None:
         raise _invalid(field, "an ISO 8601 timestamp", value)
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError as exc:
+        # In UTC, as stored; a time that cannot be expressed there is not a real one.
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError) as exc:
         raise _invalid(field, "an ISO 8601 timestamp", value) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def as_object(value: Any, field: str) -> Mapping[str, Any]:

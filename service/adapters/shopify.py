@@ -13,6 +13,7 @@ from service.adapters.common import (
     as_list,
     as_object,
     delivery_headers,
+    exact_arithmetic,
     full_name,
     header,
     ident,
@@ -20,6 +21,7 @@ from service.adapters.common import (
     objects,
     quantity,
     required_ident,
+    sku,
     text,
     timestamp,
 )
@@ -33,6 +35,11 @@ def order_from_json(doc: Any) -> OrderSnapshot:
     Shopify creates an order only at checkout, so every order is a sale unless it is cancelled
     or fully refunded. Amounts are the shop-currency fields.
     """
+    with exact_arithmetic():
+        return _order(doc)
+
+
+def _order(doc: Any) -> OrderSnapshot:
     if not isinstance(doc, dict) or ("line_items" not in doc and "financial_status" not in doc):
         raise PayloadError("not_an_order", None, "the body is not a Shopify order")
     external_id = required_ident(doc.get("id"), "id")
@@ -48,7 +55,7 @@ def order_from_json(doc: Any) -> OrderSnapshot:
         shipping=_shipping(doc),
         tax=money(doc.get("total_tax"), "total_tax", optional=True),
         discount=money(doc.get("total_discounts"), "total_discounts", optional=True),
-        total=money(doc.get("total_price"), "total_price", optional=True),
+        total=money(doc.get("total_price"), "total_price"),
         currency=text(doc.get("currency"), "currency"),
         payment_method=_payment_method(doc),
         created_at=timestamp(doc.get("created_at"), "created_at"),
@@ -84,7 +91,7 @@ def _line(item: Mapping[str, Any], path: str) -> OrderLine:
         line_id=ident(item.get("id"), f"{path}.id"),
         product_id=ident(item.get("product_id"), f"{path}.product_id"),
         variation_id=ident(item.get("variant_id"), f"{path}.variant_id"),
-        sku=text(item.get("sku"), f"{path}.sku"),
+        sku=sku(item.get("sku"), f"{path}.sku"),
         name=name or "",
         quantity=count,
         unit_price=price,

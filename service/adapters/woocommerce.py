@@ -22,6 +22,7 @@ from service.adapters.common import (
     as_object,
     delivery_headers,
     divide,
+    exact_arithmetic,
     full_name,
     header,
     ident,
@@ -30,6 +31,7 @@ from service.adapters.common import (
     optional_money,
     quantity,
     required_ident,
+    sku,
     text,
     timestamp,
 )
@@ -37,9 +39,12 @@ from service.adapters.common import (
 HEADER_PREFIX = "x-wc-"
 
 # WooCommerce deducts stock when an order reaches processing, on-hold or completed, so those are
-# the sales. Every other status (pending, failed, checkout-draft, trash, a plugin's own) is not a
-# sale yet: "pending" is the safe reading of a status we do not know.
+# the sales; pending, failed and checkout-draft are not (yet). A status we do not know (trash,
+# a plugin's "shipped") maps to None: it changes nothing but the platform status we show.
 _SALE_STATUS: dict[str, SaleStatus] = {
+    "pending": "pending",
+    "failed": "pending",
+    "checkout-draft": "pending",
     "processing": "sale",
     "on-hold": "sale",
     "completed": "sale",
@@ -51,6 +56,11 @@ _PING_BODY = re.compile(rb"webhook_id=\d{1,20}")
 
 def order_from_json(doc: Any) -> OrderSnapshot:
     """An order delivery (``order.created``/``order.updated``/...) as an ``OrderSnapshot``."""
+    with exact_arithmetic():
+        return _order(doc)
+
+
+def _order(doc: Any) -> OrderSnapshot:
     if not isinstance(doc, dict) or ("line_items" not in doc and "status" not in doc):
         # A deleted order's body is just {"id": N}: it names an order but shows none.
         raise PayloadError("not_an_order", None, "the body is not a WooCommerce order")
@@ -61,7 +71,7 @@ def order_from_json(doc: Any) -> OrderSnapshot:
     return OrderSnapshot(
         platform="woocommerce",
         external_id=external_id,
-        status=_SALE_STATUS.get(platform_status.lower(), "pending"),
+        status=_SALE_STATUS.get(platform_status.lower()),
         platform_status=platform_status,
         customer=_customer(doc),
         lines=lines,
@@ -69,7 +79,7 @@ def order_from_json(doc: Any) -> OrderSnapshot:
         shipping=money(doc.get("shipping_total"), "shipping_total", optional=True),
         tax=money(doc.get("total_tax"), "total_tax", optional=True),
         discount=money(doc.get("discount_total"), "discount_total", optional=True),
-        total=money(doc.get("total"), "total", optional=True),
+        total=money(doc.get("total"), "total"),
         currency=text(doc.get("currency"), "currency"),
         payment_method=text(doc.get("payment_method"), "payment_method")
         or text(doc.get("payment_method_title"), "payment_method_title"),
@@ -80,12 +90,12 @@ def order_from_json(doc: Any) -> OrderSnapshot:
 
 def _line(item: Mapping[str, Any], path: str) -> OrderLine:
     count = quantity(item.get("quantity"), f"{path}.quantity")
-    total = money(item.get("total"), f"{path}.total", optional=True)
+    total = money(item.get("total"), f"{path}.total")
     return OrderLine(
         line_id=ident(item.get("id"), f"{path}.id"),
         product_id=ident(item.get("product_id"), f"{path}.product_id"),
         variation_id=ident(item.get("variation_id"), f"{path}.variation_id"),
-        sku=text(item.get("sku"), f"{path}.sku"),
+        sku=sku(item.get("sku"), f"{path}.sku"),
         name=text(item.get("name"), f"{path}.name") or "",
         quantity=count,
         unit_price=_unit_price(item, path, count, total),
@@ -137,7 +147,7 @@ def product_from_json(doc: Any) -> ProductSnapshot:
         platform="woocommerce",
         external_id=required_ident(doc.get("id"), "id"),
         name=text(doc.get("name"), "name"),
-        sku=text(doc.get("sku"), "sku"),
+        sku=sku(doc.get("sku"), "sku"),
         price=optional_money(doc.get("price"), "price"),
         product_type=text(doc.get("type"), "type"),
         parent_id=ident(doc.get("parent_id"), "parent_id"),

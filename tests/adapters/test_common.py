@@ -21,6 +21,7 @@ from service.adapters.common import (
     parse_json,
     quantity,
     required_ident,
+    sku,
     text,
     timestamp,
 )
@@ -237,10 +238,32 @@ def test_text() -> None:
         ),
     ],
 )
-def test_timestamp_is_aware(value: str, expected: datetime) -> None:
+def test_timestamp_is_aware_and_in_utc(value: str, expected: datetime) -> None:
     parsed = timestamp(value, "date_created_gmt")
     assert parsed == expected
-    assert parsed is not None and parsed.utcoffset() == expected.utcoffset()
+    assert parsed is not None and parsed.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_that_does_not_exist_in_utc_is_refused(value: str) -> None:
+    with pytest.raises(PayloadError) as err:
+        timestamp(value, "date_modified_gmt")
+    assert err.value.field == "date_modified_gmt"
+
+
+@pytest.mark.parametrize("value", ["0." + "1" * 17000, "1" * 40, "1e5", "0.000000000000000000001"])
+def test_amounts_beyond_plausible_size_are_refused(value: str) -> None:
+    with pytest.raises(PayloadError):
+        money(value, "total")
+
+
+def test_ids_and_skus_that_could_not_key_a_row_are_refused() -> None:
+    with pytest.raises(PayloadError) as err:
+        ident("x" * 65, "id")
+    assert err.value.field == "id"
+    assert ident("x" * 64, "id") == "x" * 64
+    with pytest.raises(PayloadError):
+        sku("s" * 256, "line_items[0].sku")
 
 
 def test_timestamp_absent_or_garbage() -> None:

@@ -137,7 +137,7 @@ def test_guest_and_custom_line_orders() -> None:
 
 
 def minimal(**fields: Any) -> dict[str, Any]:
-    return {"id": 1, "financial_status": "paid", "line_items": [], **fields}
+    return {"id": 1, "total_price": "0", "financial_status": "paid", "line_items": [], **fields}
 
 
 def test_guest_customer_falls_back_to_billing_then_order_email() -> None:
@@ -169,7 +169,7 @@ def test_payment_method(fields: dict[str, Any], expected: str | None) -> None:
 
 
 def test_status_without_financial_status() -> None:
-    snapshot = shopify.order_from_json({"id": 5, "line_items": []})
+    snapshot = shopify.order_from_json({"id": 5, "line_items": [], "total_price": "0.00"})
     assert (snapshot.status, snapshot.platform_status) == ("sale", "unknown")
     refunded = shopify.order_from_json(minimal(financial_status="refunded"))
     assert refunded.status == "refunded"
@@ -189,34 +189,38 @@ def test_a_refund_is_not_an_order(path: Path) -> None:
     ("body", "reason", "field"),
     [
         (b"{not json", "invalid_json", None),
-        (b'{"id": 1, "total_price": NaN}', "invalid_json", None),
+        (b'{"id": 1, "total_price": "0", "total_price": NaN}', "invalid_json", None),
         (b"[]", "not_an_order", None),
-        (b'{"order": {"id": 1, "line_items": []}}', "not_an_order", None),
+        (b'{"order": {"id": 1, "total_price": "0", "line_items": []}}', "not_an_order", None),
         (b'{"line_items": []}', "missing_field", "id"),
         (
-            b'{"id": 1, "line_items": [{"price": "1.00", "quantity": "abc"}]}',
+            b'{"id": 1, "total_price": "0", "line_items": [{"price": "1.00", "quantity": "abc"}]}',
             "invalid_field",
             "line_items[0].quantity",
         ),
         (
-            b'{"id": 1, "line_items": [{"price": "1.00", "quantity": 1.5}]}',
+            b'{"id": 1, "total_price": "0", "line_items": [{"price": "1.00", "quantity": 1.5}]}',
             "invalid_field",
             "line_items[0].quantity",
         ),
         (
-            b'{"id": 1, "line_items": [{"price": "1.00", "quantity": false}]}',
+            b'{"id": 1, "total_price": "0", "line_items": [{"price": "1.00", "quantity": false}]}',
             "invalid_field",
             "line_items[0].quantity",
         ),
-        (b'{"id": 1, "line_items": [{"quantity": 1}]}', "missing_field", "line_items[0].price"),
         (
-            b'{"id": 1, "line_items": [{"quantity": 1, "price": "1", '
+            b'{"id": 1, "total_price": "0", "line_items": [{"quantity": 1}]}',
+            "missing_field",
+            "line_items[0].price",
+        ),
+        (
+            b'{"id": 1, "total_price": "0", "line_items": [{"quantity": 1, "price": "1", '
             b'"discount_allocations": [{"amount": "x"}]}]}',
             "invalid_field",
             "line_items[0].discount_allocations[0].amount",
         ),
         (
-            b'{"id": 1, "financial_status": "paid", "created_at": "later"}',
+            b'{"id": 1, "total_price": "0", "financial_status": "paid", "created_at": "later"}',
             "invalid_field",
             "created_at",
         ),

@@ -106,7 +106,8 @@ async def test_a_pending_order_becomes_a_sale_when_paid(client: TestClient, merc
     assert await sales_of(client, merchant) == []
     assert await stock_of(client, merchant, "woocommerce:42") is None
     resp = await client.get("/api/lookup/woocommerce/orders/77", headers=merchant.auth)
-    assert (await resp.json())["sale_id"] is None
+    assert resp.status == 404
+    assert "not a sale" in (await resp.json())["detail"]
 
     paid = await (
         await client.post(merchant.woo_orders(), json=woo_order(77, status="processing"))
