@@ -284,3 +284,9 @@ def test_delivery_from_headers() -> None:
 def test_delivery_id_falls_back_to_the_webhook_id() -> None:
     delivery = delivery_of({"x-shopify-topic": "orders/create", "x-shopify-webhook-id": "w1"})
     assert (delivery.event_id, delivery.delivery_id, delivery.webhook_id) == (None, "w1", "w1")
+
+
+def test_line_totals_of_long_prices_are_exact() -> None:
+    doc = minimal(line_items=[{"id": 1, "price": "123456789012345.12345678901234", "quantity": 3}])
+    [line] = shopify.order_from_json(doc).lines
+    assert str(line.total) == "370370367037035.37037036703702"

@@ -249,3 +249,18 @@ def test_float_amounts_are_refused() -> None:
     with pytest.raises(PayloadError) as caught:
         woocommerce.order_from_json(doc)
     assert caught.value.field == "line_items[0].price"
+
+
+def test_sums_of_long_amounts_are_exact() -> None:
+    """Python's default decimal context keeps 28 digits; amounts here may have 35."""
+    doc = {
+        "id": 1,
+        "status": "processing",
+        "total": "100000000000001.00000000000000000001",
+        "line_items": [
+            {"quantity": 1, "total": "100000000000000.00000000000000000001"},
+            {"quantity": 1, "total": "1"},
+        ],
+    }
+    snapshot = woocommerce.order_from_json(doc)
+    assert str(snapshot.subtotal) == "100000000000001.00000000000000000001"

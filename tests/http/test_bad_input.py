@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from service import users
 from tests.conftest import start_client
-from tests.support import CURL_BODY, Merchant, woo_order
+from tests.support import CURL_BODY, Merchant, sales_of, stock_of, woo_order
 
 
 async def _stored(pool: asyncpg.Pool) -> tuple[int, int, int]:
@@ -256,3 +256,107 @@ async def test_text_postgresql_cannot_store_is_made_storable(
             "SELECT body FROM raw_deliveries WHERE sha256 = $1", hashlib.sha256(body).hexdigest()
         )
     assert bytes(raw) == body
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/sales?limit=%C2%B2",
+        "/api/sales?limit=%D9%A3",
+        "/api/sales?cursor=WyIyMDI0LTAxLTAxVDAwOjAwOjAwKzAwOjAwIixbMV1d",
+        "/api/sales?cursor=WyIwMDAxLTAxLTAxVDAwOjAwOjAwKzA1OjAwIiwiMDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAwIl0=",
+        "/api/stock?cursor=Ilx1MDAwMCI=",
+        "/api/products?cursor=Ilx1MDAwMCI=",
+        "/api/inbox?cursor=IngiCg==",
+        "/api/sales?from=0001-01-01T00:00%2B01:00",
+        "/api/sales?to=9999-12-31T23:59-01:00",
+    ],
+)
+async def test_odd_query_parameters_are_400_not_500(client: TestClient, merchant: Merchant, path):
+    resp = await client.get(path, headers=merchant.auth)
+    assert resp.status == 400, await resp.text()
+    assert (await resp.json())["error"] == "invalid_parameter"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/stock/woocommerce%3A42%00",
+        "/api/lookup/woocommerce/orders/99%00",
+        "/api/lookup/woocommerce/orders/" + "9" * 400,
+        "/api/stock/" + "x" * 400,
+    ],
+)
+async def test_odd_path_keys_are_404_not_500(client: TestClient, merchant: Merchant, path):
+    resp = await client.get(path, headers=merchant.auth)
+    assert resp.status == 404, await resp.text()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "deflate"])
+async def test_compressed_bodies_are_kept_exactly_and_quarantined(
+    client: TestClient, merchant: Merchant, pool: asyncpg.Pool, encoding: str
+):
+    import gzip
+
+    body = gzip.compress(CURL_BODY.encode()) if encoding == "gzip" else b"garbage"
+    resp = await client.post(
+        merchant.woo_orders(), data=body, headers={"Content-Encoding": encoding}
+    )
+    assert resp.status == 202
+    answer = await resp.json()
+    assert answer["reason"] == "unsupported_encoding"
+    async with pool.acquire() as conn:
+        kept = await conn.fetchval("SELECT body FROM inbox WHERE inbox_id = $1", answer["inbox_id"])
+    assert bytes(kept) == body
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"id": 7, "status": "processing", "line_items": []}', "total"),
+        (
+            b'{"id": 7, "status": "processing", "total": "1.00",'
+            b' "line_items": [{"product_id": 1, "quantity": 1}]}',
+            "line_items[0].total",
+        ),
+        (b'{"id": "' + b"7" * 65 + b'", "status": "processing", "total": "1"}', "id"),
+        (
+            b'{"id": 7, "status": "processing", "total": "1",'
+            b' "date_modified_gmt": "0001-01-01T00:00:00+01:00"}',
+            "date_modified_gmt",
+        ),
+        (b'{"id": 7, "status": "processing", "total": "0.' + b"1" * 17000 + b'"}', "total"),
+    ],
+)
+async def test_values_no_ledger_can_keep_are_quarantined_by_name(
+    client: TestClient, merchant: Merchant, body: bytes, field: str
+):
+    resp = await client.post(merchant.woo_orders(), data=body)
+    assert resp.status == 202
+    answer = await resp.json()
+    assert (answer["status"], answer["field"]) == ("quarantined", field)
+    assert await sales_of(client, merchant) == []
+
+
+async def test_an_unknown_status_changes_only_the_platform_status(
+    client: TestClient, merchant: Merchant
+):
+    await client.post(merchant.woo_orders(), json=woo_order(901))
+    resp = await client.post(merchant.woo_orders(), json=woo_order(901, status="shipped"))
+    assert (await resp.json())["status"] == "updated"
+    [sale] = await sales_of(client, merchant)
+    assert (sale["status"], sale["platform_status"]) == ("sale", "shipped")
+    assert await stock_of(client, merchant, "woocommerce:42") == -2
+    first = await client.post(merchant.woo_orders(), json=woo_order(902, status="shipped"))
+    assert (await first.json())["status"] == "received"
+
+
+async def test_a_failed_payment_after_a_deduction_gives_the_stock_back(
+    client: TestClient, merchant: Merchant
+):
+    await client.post(merchant.woo_orders(), json=woo_order(903, status="on-hold"))
+    assert await stock_of(client, merchant, "woocommerce:42") == -2
+    await client.post(merchant.woo_orders(), json=woo_order(903, status="failed"))
+    assert await stock_of(client, merchant, "woocommerce:42") == 0
+    [sale] = await sales_of(client, merchant)
+    assert (sale["status"], sale["platform_status"]) == ("pending", "failed")

@@ -16,8 +16,16 @@ from aiohttp.test_utils import TestClient
 from aggregates.ids import order_id
 from service.settings import Settings
 from tests.conftest import start_client
+from tests.pgcluster import PrivateCluster, ProxiedServer, server_binaries
 from tests.proxy import PostgresProxy
-from tests.support import Merchant, count_events, sales_of, stock_of, woo_order
+from tests.support import (
+    Merchant,
+    count_events,
+    create_merchant,
+    sales_of,
+    stock_of,
+    woo_order,
+)
 
 
 @pytest_asyncio.fixture
@@ -184,5 +192,91 @@ async def test_a_ping_while_the_database_is_down_is_still_exactly_200(
             return resp.status == 200 and len((await resp.json())["items"]) == 1
 
         await _wait_until(pinged)
+    finally:
+        await client.close()
+
+
+@pytest_asyncio.fixture
+async def stoppable(database_url: str) -> AsyncIterator[PrivateCluster | ProxiedServer]:
+    bindir = server_binaries()
+    server = PrivateCluster(bindir) if bindir else ProxiedServer(database_url)
+    await server.create()
+    yield server
+    await server.destroy()
+
+
+async def test_database_stopped_and_restarted_under_a_stream_of_deliveries(
+    settings: Settings, stoppable: PrivateCluster | ProxiedServer
+):
+    """Deliveries keep coming, four at a time, while the server stops and starts again;
+    every one is answered 2xx and ends up recorded exactly once."""
+    pool = await asyncpg.create_pool(stoppable.url, min_size=1, max_size=2)
+    merchant = await create_merchant(pool)
+    await pool.close()
+    client = await start_client(
+        replace(_fast(settings, PostgresProxy(stoppable.url)), database_url=stoppable.url)
+    )
+    orders = list(range(5000, 5060))
+    answers: list[tuple[int, str]] = []
+
+    async def send(n: int) -> None:
+        resp = await client.post(merchant.woo_orders(), json=woo_order(n))
+        answers.append((resp.status, (await resp.json())["status"]))
+
+    try:
+        await send(orders[0])
+        await asyncio.sleep(0.3)  # the token cache holds the merchant's token
+        for i in range(1, len(orders), 4):
+            if i == 17:
+                await stoppable.stop()
+            if i == 41:
+                await stoppable.start()
+            burst = orders[i : i + 4]
+            await asyncio.gather(*(send(n) for n in burst + burst[:1]))  # and one repeat
+        assert all(200 <= code < 300 for code, _ in answers), answers
+        assert any(status == "spooled" for _, status in answers)
+
+        async def all_recorded() -> bool:
+            resp = await client.get("/api/sales?limit=100", headers=merchant.auth)
+            return resp.status == 200 and len((await resp.json())["items"]) == len(orders)
+
+        await _wait_until(all_recorded, within=60)
+        assert await stock_of(client, merchant, "woocommerce:42") == -2 * len(orders)
+        check = await asyncpg.connect(stoppable.url)
+        try:
+            counts = await check.fetch(
+                "SELECT topic, count(*) FROM stored_events WHERE originator_id = ANY($1::uuid[])"
+                " GROUP BY topic",
+                [order_id(merchant.user_id, "woocommerce", str(n)) for n in orders],
+            )
+        finally:
+            await check.close()
+        by_topic = {r["topic"].split(":")[-1]: r["count"] for r in counts}
+        assert by_topic["Order.SaleRecorded"] == len(orders)
+        assert by_topic["Order.OrderReceived"] == len(orders)
+    finally:
+        await client.close()
+
+
+async def test_a_service_started_while_the_database_is_down_still_accepts_deliveries(
+    settings: Settings, proxy: PostgresProxy, merchant: Merchant
+):
+    fast = _fast(settings, proxy)
+    first = await start_client(fast)
+    await first.close()  # it kept a copy of the token hashes on disk (never the tokens)
+    assert merchant.token not in fast.token_cache_file.read_text()
+    proxy.cut()
+    client = await start_client(fast)
+    try:
+        resp = await client.post(merchant.woo_orders(), json=woo_order(6001))
+        assert (resp.status, (await resp.json())["status"]) == (202, "spooled")
+        unknown = await client.post("/api/webhook/woocommerce/whk_" + "U" * 43, json={})
+        assert unknown.status == 401
+        proxy.restore()
+
+        async def recorded() -> bool:
+            return len(await sales_of(client, merchant)) == 1
+
+        await _wait_until(recorded)
     finally:
         await client.close()

@@ -91,6 +91,11 @@ async def test_woocommerce_order_fixture(client: TestClient, merchant: Merchant,
     )
     keys = list(lines[0]) if lines else []
     assert [_pick(line, keys) for line in sale["lines"]] == lines
+    for item, line in zip(raw["line_items"], sale["lines"], strict=True):
+        if "price" in item:  # a JSON number, exact (499 stays "499", 9.5 "9.5")
+            assert line["unit_price"] == str(item["price"])
+    subtotal = sum((Decimal(i.get("subtotal", i["total"])) for i in raw["line_items"]), Decimal(0))
+    assert sale["subtotal"] == str(subtotal)
     for ref, quantity in _stock_expected("woocommerce", lines).items():
         assert await stock_of(client, merchant, ref) == quantity
 
@@ -116,6 +121,17 @@ def _shopify_expected_lines(raw: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _shopify_line_total(item: dict[str, Any]) -> Decimal:
+    """Price times quantity less every discount allocated to the line (order-level codes
+    included, which ``total_discount`` leaves out)."""
+    allocations = item.get("discount_allocations") or []
+    if allocations:
+        discount = sum((Decimal(a["amount"]) for a in allocations), Decimal(0))
+    else:
+        discount = Decimal(item.get("total_discount") or 0)
+    return Decimal(item["price"]) * item["quantity"] - discount
+
+
 @pytest.mark.parametrize("name", SHOPIFY_ORDERS)
 async def test_shopify_order_fixture(client: TestClient, merchant: Merchant, name: str):
     body, raw = shopify_body(name)
@@ -139,6 +155,8 @@ async def test_shopify_order_fixture(client: TestClient, merchant: Merchant, nam
         assert sale["customer"]["name"] == full
     lines = _shopify_expected_lines(raw)
     assert [_pick(line, list(lines[0])) for line in sale["lines"]] == lines
+    for item, line in zip(raw["line_items"], sale["lines"], strict=True):
+        assert line["total"] == str(_shopify_line_total(item))
     # Shopify reserves stock at order creation: every line with a product moves, custom
     # lines (no product, variant or sku) do not, and a cancellation keeps the deduction.
     expected = _stock_expected("shopify", lines)

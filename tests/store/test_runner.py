@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from datetime import UTC, datetime
 
 import asyncpg
@@ -57,3 +58,50 @@ async def test_racing_runners_apply_every_event_once(pool: asyncpg.Pool, databas
 async def test_wait_for_times_out_without_a_running_runner(pool: asyncpg.Pool, database_url):
     runner = ProjectionRunner(pool, EventStore(), all_projections(), database_url)
     assert await runner.wait_for(10**12, within=0.05) is False
+
+
+async def test_an_event_a_projection_cannot_apply_is_set_aside_not_retried_forever(
+    pool: asyncpg.Pool, database_url: str
+):
+    """Events are immutable, so one a projection cannot store would stall that read model
+    for every user; the runner applies the rest and keeps the failure on record."""
+    from aggregates.product import Product
+    from aggregates.values import Delivery, ProductSnapshot
+
+    merchant = await create_merchant(pool)
+    store = EventStore()
+    huge = ProductSnapshot(
+        "woocommerce",
+        secrets.token_hex(3000),
+        "Poison",
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
+    product = Product.open(merchant.user_id, huge)
+    product.update(
+        Delivery(None, None, None, None, None, {}, datetime.now(UTC), "unverified", "ab"), huge
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        [*_, poison] = await store.append(conn, product.collect_events())
+    ingestor = Ingestor(pool, store)
+    after = await ingestor.ingest(_delivery(merchant.user_id, 77))
+    runner = ProjectionRunner(pool, store, all_projections(), database_url)
+    await runner.catch_up()
+    assert runner.reached(after.notification_id)
+    async with pool.acquire() as conn:
+        failures = await conn.fetch(
+            "SELECT name FROM projection_failures WHERE notification_id = $1", poison
+        )
+        assert sorted(r["name"] for r in failures) == ["products", "stock"]
+        level = await conn.fetchval(
+            "SELECT quantity FROM stock_levels WHERE user_id = $1 AND product_ref = $2",
+            merchant.user_id,
+            "woocommerce:42",
+        )
+    assert level == -2  # the order after the poison event was applied
