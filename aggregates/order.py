@@ -1,13 +1,16 @@
 """The order aggregate: one platform order of one user, from its first delivery on.
 
-Public commands decide; each event's ``apply`` only assigns state, since it runs again on
-every replay. (Events are triggered with ``trigger_event`` rather than ``@event`` methods so
-that each event class lists its fields once.)
-
 Every delivery with a new body is recorded as an ``OrderReceived`` fact (what the platform
-said); what it means for the ledger follows as separate events (``SaleRecorded``,
-``SaleStatusChanged``, ``StockDeducted``, ``StockRestored``), each naming the receipt that
-caused it, so an auditor can trace every sale and movement to one delivery.
+said). Each is a snapshot built at send time; the aggregate compares it with what it has
+recorded and appends only the difference (what we decided it means): ``SaleRecorded``,
+``SaleAmended``, ``SaleStatusChanged``, ``RefundRecorded``, ``StockDeducted``,
+``StockRestored``, ``DeletedOnPlatform``, ``RestoredOnPlatform``; each names the receipt that
+caused it. A snapshot built before the latest one applied changes nothing but its refunds,
+which are facts the platform never undoes. So the same deliveries, in any order and with any
+repetitions, end in the same sale and the same stock.
+
+Commands decide; each event's ``apply`` only assigns state, since it runs again on every
+replay. (Events are triggered with ``trigger_event`` so that each class lists its fields once.)
 """
 
 from __future__ import annotations
@@ -20,39 +23,36 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from aggregates.ids import order_id
-from aggregates.values import Customer, Delivery, OrderLine, OrderSnapshot
-
-# The fields that identify one stock movement of one line; a restore repeats them exactly.
-MOVED_FIELDS = (
-    "line_index",
-    "line_id",
-    "product_id",
-    "variation_id",
-    "sku",
-    "product_ref",
-    "name",
-    "quantity",
+from aggregates.lifecycle import holds_stock, line_key, snapshot_key
+from aggregates.order_stock import Move, plan_refund_restocks, plan_settle
+from aggregates.values import (
+    Customer,
+    Delivery,
+    OrderLine,
+    OrderSnapshot,
+    Refund,
+    RefundLine,
 )
 
 Outcome = Literal["recorded", "updated", "duplicate", "received"]
+ReceiptKind = Literal["snapshot", "refund", "deletion"]
+
+# The sale's own fields, as recorded and amended; compared to see what a snapshot changes.
+SALE_FIELDS = (
+    "customer",
+    "lines",
+    "subtotal",
+    "shipping",
+    "tax",
+    "discount",
+    "total",
+    "currency",
+    "payment_method",
+)
 
 
 class OrderMismatchError(ValueError):
-    """The snapshot belongs to another order than this aggregate."""
-
-
-def holds_stock(platform: str, status: str) -> bool:
-    """Whether a sale in ``status`` keeps its goods out of the warehouse.
-
-    WooCommerce reduces stock once an order is processing, on-hold or completed, keeps it
-    reduced on ``refunded`` (a refund does not restock by itself) and restores it when the
-    order goes to cancelled, pending or failed; so a cancelled order seen first never held
-    any. Shopify reserves inventory at order creation, so every Shopify order deducts from its
-    first delivery on and keeps it through a cancellation; only refunds bring stock back.
-    """
-    if platform == "shopify":
-        return True
-    return status in ("sale", "refunded")
+    """The delivery belongs to another order than this aggregate."""
 
 
 class Order(Aggregate):
@@ -71,6 +71,7 @@ class Order(Aggregate):
         user_id: UUID
         platform: str
         external_id: str
+        kind: str
         topic: str | None
         delivery_id: str | None
         webhook_id: str | None
@@ -80,12 +81,20 @@ class Order(Aggregate):
         received_at: datetime
         verification: str
         body_sha256: str
-        platform_status: str
-        # When the platform built this snapshot (its own clock): orders snapshots later.
+        platform_status: str | None
+        # When the platform built this snapshot (its own clock): orders snapshots.
         modified_at: datetime | None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.bodies.add(self.body_sha256)
+            if self.platform == "shopify" and (self.event_id or self.webhook_id):
+                aggregate.platform_events.add(self.event_id or self.webhook_id)
+            if self.kind == "snapshot" and self.platform_status is not None:
+                key = snapshot_key(
+                    self.platform, self.modified_at, self.platform_status, self.body_sha256
+                )
+                if aggregate.latest_key is None or key > aggregate.latest_key:
+                    aggregate.latest_key = key
 
     class SaleRecorded(Aggregate.Event):
         user_id: UUID
@@ -106,7 +115,25 @@ class Order(Aggregate):
             aggregate.sale_version = self.originator_version
             aggregate.status = self.status
             aggregate.platform_status = self.platform_status
-            aggregate.lines = tuple(self.lines)
+            aggregate.sale = {name: getattr(self, name) for name in SALE_FIELDS}
+            aggregate.sale["lines"] = tuple(self.lines)
+
+    class SaleAmended(Aggregate.Event):
+        user_id: UUID
+        receipt_version: int
+        customer: Customer
+        lines: tuple[OrderLine, ...]
+        subtotal: Decimal
+        shipping: Decimal
+        tax: Decimal
+        discount: Decimal
+        total: Decimal
+        currency: str | None
+        payment_method: str | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.sale = {name: getattr(self, name) for name in SALE_FIELDS}
+            aggregate.sale["lines"] = tuple(self.lines)
 
     class SaleStatusChanged(Aggregate.Event):
         user_id: UUID
@@ -117,6 +144,19 @@ class Order(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.status = self.status
             aggregate.platform_status = self.platform_status
+
+    class RefundRecorded(Aggregate.Event):
+        user_id: UUID
+        receipt_version: int
+        refund_id: str
+        amount: Decimal
+        lines: tuple[RefundLine, ...]
+        created_at: datetime | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.refunds[self.refund_id] = Refund(
+                self.refund_id, self.amount, tuple(self.lines), self.created_at
+            )
 
     class StockDeducted(Aggregate.Event):
         user_id: UUID
@@ -131,7 +171,17 @@ class Order(Aggregate):
         quantity: int
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.stock_out[self.line_index] = {k: getattr(self, k) for k in MOVED_FIELDS}
+            key = line_key(self.line_id, self.line_index)
+            aggregate.out[key] = aggregate.out.get(key, 0) + self.quantity
+            aggregate.moved[key] = {
+                "line_index": self.line_index,
+                "line_id": self.line_id,
+                "product_id": self.product_id,
+                "variation_id": self.variation_id,
+                "sku": self.sku,
+                "product_ref": self.product_ref,
+                "name": self.name,
+            }
 
     class StockRestored(Aggregate.Event):
         user_id: UUID
@@ -145,120 +195,179 @@ class Order(Aggregate):
         name: str
         quantity: int
         reason: str
+        refund_id: str | None
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.stock_out.pop(self.line_index, None)
+            key = line_key(self.line_id, self.line_index)
+            aggregate.out[key] = aggregate.out.get(key, 0) - self.quantity
+            if self.refund_id is not None:
+                done = aggregate.refund_restored
+                done[(self.refund_id, key)] = done.get((self.refund_id, key), 0) + self.quantity
+
+    class DeletedOnPlatform(Aggregate.Event):
+        user_id: UUID
+        receipt_version: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.deleted = True
+
+    class RestoredOnPlatform(Aggregate.Event):
+        user_id: UUID
+        receipt_version: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.deleted = False
 
     def __init__(self, user_id: UUID, platform: str, external_id: str) -> None:
         self.user_id = user_id
         self.platform = platform
         self.external_id = external_id
         self.bodies: set[str] = set()
+        self.platform_events: set[str] = set()
+        self.latest_key: tuple[datetime, int, str] | None = None
+        self.sale_version: int | None = None
         self.status: str | None = None
         self.platform_status: str | None = None
-        self.sale_version: int | None = None
-        self.lines: tuple[OrderLine, ...] = ()
-        # Line index -> the StockDeducted fields of stock still out of the warehouse.
-        self.stock_out: dict[int, dict[str, Any]] = {}
+        self.sale: dict[str, Any] = {}
+        self.refunds: dict[str, Refund] = {}
+        self.deleted = False
+        self.out: dict[str, int] = {}
+        self.moved: dict[str, dict[str, Any]] = {}
+        self.refund_restored: dict[tuple[str, str], int] = {}
 
     @property
     def is_sale(self) -> bool:
         return self.sale_version is not None
 
+    @property
+    def lines(self) -> tuple[OrderLine, ...]:
+        lines: tuple[OrderLine, ...] = self.sale.get("lines", ())
+        return lines
+
     # -- commands -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, user_id: UUID, snapshot: OrderSnapshot) -> Order:
-        return cls(user_id=user_id, platform=snapshot.platform, external_id=snapshot.external_id)
+    def open(cls, user_id: UUID, platform: str, external_id: str) -> Order:
+        return cls(user_id=user_id, platform=platform, external_id=external_id)
 
-    def receive(self, delivery: Delivery, snapshot: OrderSnapshot) -> Outcome:
-        """Record one delivery of this order and append what it changes for the ledger."""
-        if (snapshot.platform, snapshot.external_id) != (self.platform, self.external_id):
-            raise OrderMismatchError(f"{snapshot.platform}:{snapshot.external_id}")
-        if delivery.body_sha256 in self.bodies:
+    def receive(
+        self, delivery: Delivery, snapshot: OrderSnapshot, *, restored: bool = False
+    ) -> Outcome:
+        """Record one snapshot of this order and append what it changes for the ledger.
+
+        ``restored``: the delivery says the order came back from the platform's trash.
+        """
+        self._check(snapshot.platform, snapshot.external_id)
+        if self._seen(delivery):
             return "duplicate"
-        self._record_receipt(delivery, snapshot)
-        receipt = self.version
-        if not self.is_sale:
-            return self._maybe_record_sale(receipt, snapshot)
-        # A status we do not know keeps the ledger's status; only the platform's changes.
-        status = snapshot.status or self.status
-        assert status is not None, "a sale always has a status"
-        if (status, snapshot.platform_status) == (self.status, self.platform_status):
+        newer = self._is_newer(delivery, snapshot)
+        receipt = self._record_receipt(delivery, "snapshot", snapshot.platform_status, snapshot)
+        was_sale, before = self.is_sale, self.version
+        self._record_refunds(receipt, snapshot.refunds)
+        if newer:
+            self._apply_snapshot(receipt, snapshot)
+        if restored and self.deleted:
+            self.trigger_event(
+                self.RestoredOnPlatform, user_id=self.user_id, receipt_version=receipt
+            )
+        self._settle_stock(receipt, "status " + (self.platform_status or "unknown"))
+        return self._outcome(was_sale, before)
+
+    def receive_refund(self, delivery: Delivery, refund: Refund) -> Outcome:
+        """Record a refund delivered on its own; it may arrive before its order."""
+        if self._seen(delivery):
             return "duplicate"
-        self._change_status(receipt, status, snapshot.platform_status)
+        receipt = self._record_receipt(delivery, "refund", self.platform_status, None)
+        before = self.version
+        self._record_refunds(receipt, (refund,))
+        self._settle_stock(receipt, "refund")
+        return "updated" if self.version > before else "duplicate"
+
+    def receive_deletion(self, delivery: Delivery) -> Outcome:
+        """The platform deleted the order: marked, never erased; no stock moves."""
+        if self._seen(delivery):
+            return "duplicate"
+        receipt = self._record_receipt(delivery, "deletion", self.platform_status, None)
+        if self.deleted:
+            return "duplicate"
+        self.trigger_event(self.DeletedOnPlatform, user_id=self.user_id, receipt_version=receipt)
         return "updated"
 
-    def _maybe_record_sale(self, receipt: int, snapshot: OrderSnapshot) -> Outcome:
-        if snapshot.status in ("pending", None):
-            return "received"
-        self.trigger_event(
-            self.SaleRecorded,
-            user_id=self.user_id,
-            receipt_version=receipt,
-            status=snapshot.status,
-            platform_status=snapshot.platform_status,
-            customer=snapshot.customer,
-            lines=snapshot.lines,
-            subtotal=snapshot.subtotal,
-            shipping=snapshot.shipping,
-            tax=snapshot.tax,
-            discount=snapshot.discount,
-            total=snapshot.total,
-            currency=snapshot.currency,
-            payment_method=snapshot.payment_method,
-        )
-        if holds_stock(self.platform, snapshot.status):
-            self._deduct_all(receipt, snapshot.lines)
-        return "recorded"
+    # -- decisions ------------------------------------------------------------------------
 
-    def _change_status(self, receipt: int, status: str, platform_status: str) -> None:
-        self.trigger_event(
-            self.SaleStatusChanged,
-            user_id=self.user_id,
-            receipt_version=receipt,
-            status=status,
-            platform_status=platform_status,
-        )
-        holds = holds_stock(self.platform, status)
-        if holds and not self.stock_out:
-            self._deduct_all(receipt, self.lines)
-        elif not holds and self.stock_out:
-            reason = f"status {platform_status}"
-            for _, moved in sorted(self.stock_out.items()):
-                self.trigger_event(
-                    self.StockRestored,
-                    user_id=self.user_id,
-                    receipt_version=receipt,
-                    reason=reason,
-                    **moved,
-                )
+    def _check(self, platform: str, external_id: str) -> None:
+        if (platform, external_id) != (self.platform, self.external_id):
+            raise OrderMismatchError(f"{platform}:{external_id}")
 
-    def _deduct_all(self, receipt: int, lines: tuple[OrderLine, ...]) -> None:
-        for index, line in enumerate(lines):
-            ref = line.product_ref(self.platform)
-            if ref is None or line.quantity == 0:
-                continue
+    def _seen(self, delivery: Delivery) -> bool:
+        # Shopify retries one event with its original payload under the same event id.
+        event = delivery.event_id or delivery.webhook_id
+        if self.platform == "shopify" and event and event in self.platform_events:
+            return True
+        return delivery.body_sha256 in self.bodies
+
+    def _is_newer(self, delivery: Delivery, snapshot: OrderSnapshot) -> bool:
+        key = snapshot_key(
+            self.platform, snapshot.modified_at, snapshot.platform_status, delivery.body_sha256
+        )
+        return self.latest_key is None or key > self.latest_key
+
+    def _apply_snapshot(self, receipt: int, snapshot: OrderSnapshot) -> None:
+        fields = {name: getattr(snapshot, name) for name in SALE_FIELDS}
+        if not self.is_sale:
+            if snapshot.status in ("pending", None):
+                return
             self.trigger_event(
-                self.StockDeducted,
+                self.SaleRecorded,
                 user_id=self.user_id,
                 receipt_version=receipt,
-                line_index=index,
-                line_id=line.line_id,
-                product_id=line.product_id,
-                variation_id=line.variation_id,
-                sku=line.sku,
-                product_ref=ref,
-                name=line.name,
-                quantity=line.quantity,
+                status=snapshot.status,
+                platform_status=snapshot.platform_status,
+                **fields,
+            )
+            return
+        if fields != self.sale:
+            self.trigger_event(
+                self.SaleAmended, user_id=self.user_id, receipt_version=receipt, **fields
+            )
+        # A status we do not know keeps the ledger's status; only the platform's changes.
+        status = snapshot.status or self.status
+        if (status, snapshot.platform_status) != (self.status, self.platform_status):
+            self.trigger_event(
+                self.SaleStatusChanged,
+                user_id=self.user_id,
+                receipt_version=receipt,
+                status=status,
+                platform_status=snapshot.platform_status,
             )
 
-    def _record_receipt(self, delivery: Delivery, snapshot: OrderSnapshot) -> None:
+    def _record_refunds(self, receipt: int, refunds: tuple[Refund, ...]) -> None:
+        for refund in refunds:
+            if refund.refund_id in self.refunds:
+                continue
+            self.trigger_event(
+                self.RefundRecorded,
+                user_id=self.user_id,
+                receipt_version=receipt,
+                refund_id=refund.refund_id,
+                amount=refund.amount,
+                lines=refund.lines,
+                created_at=refund.created_at,
+            )
+
+    def _record_receipt(
+        self,
+        delivery: Delivery,
+        kind: ReceiptKind,
+        platform_status: str | None,
+        snapshot: OrderSnapshot | None,
+    ) -> int:
         self.trigger_event(
             self.OrderReceived,
             user_id=self.user_id,
             platform=self.platform,
             external_id=self.external_id,
+            kind=kind,
             topic=delivery.topic,
             delivery_id=delivery.delivery_id,
             webhook_id=delivery.webhook_id,
@@ -268,6 +377,47 @@ class Order(Aggregate):
             received_at=delivery.received_at,
             verification=delivery.verification,
             body_sha256=delivery.body_sha256,
-            platform_status=snapshot.platform_status,
-            modified_at=snapshot.modified_at,
+            platform_status=platform_status,
+            modified_at=snapshot.modified_at if snapshot else None,
         )
+        return self.version
+
+    def _outcome(self, was_sale: bool, before: int) -> Outcome:
+        if self.is_sale and not was_sale:
+            return "recorded"
+        if self.version > before:
+            return "updated"
+        return "duplicate" if self.is_sale else "received"
+
+    def _settle_stock(self, receipt: int, reason: str) -> None:
+        holds = self.is_sale and holds_stock(self.platform, self.status)
+        for move in plan_settle(
+            self.platform, self.lines, holds, self.out, self.moved, self.refund_restored, reason
+        ):
+            self._move(receipt, move)
+        if not holds:
+            return
+        for move in plan_refund_restocks(
+            self.lines, self.refunds, self.out, self.moved, self.refund_restored
+        ):
+            self._move(receipt, move)
+
+    def _move(self, receipt: int, move: Move) -> None:
+        if move.deduct:
+            self.trigger_event(
+                self.StockDeducted,
+                user_id=self.user_id,
+                receipt_version=receipt,
+                quantity=move.quantity,
+                **move.identity,
+            )
+        else:
+            self.trigger_event(
+                self.StockRestored,
+                user_id=self.user_id,
+                receipt_version=receipt,
+                quantity=move.quantity,
+                reason=move.reason,
+                refund_id=move.refund_id,
+                **move.identity,
+            )

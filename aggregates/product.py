@@ -14,7 +14,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from aggregates.ids import product_id
-from aggregates.values import Delivery, ProductSnapshot
+from aggregates.values import Delivery, ProductSnapshot, ProductVariant
 
 ProductOutcome = Literal["product_updated", "duplicate"]
 
@@ -47,6 +47,7 @@ class Product(Aggregate):
         stock_quantity: int | None
         platform_status: str | None
         modified_at: datetime | None
+        variants: tuple[ProductVariant, ...]
         topic: str | None
         delivery_id: str | None
         webhook_id: str | None
@@ -60,15 +61,56 @@ class Product(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.bodies.add(self.body_sha256)
 
+    class DeletedOnPlatform(Aggregate.Event):
+        """The platform deleted the product: the catalogue marks it; its stock history stays."""
+
+        user_id: UUID
+        platform: str
+        external_id: str
+        topic: str | None
+        delivery_id: str | None
+        webhook_id: str | None
+        event_id: str | None
+        source: str | None
+        headers: dict[str, str]
+        received_at: datetime
+        verification: str
+        body_sha256: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.bodies.add(self.body_sha256)
+            aggregate.deleted = True
+
+    class RestoredOnPlatform(Aggregate.Event):
+        user_id: UUID
+        receipt_version: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.deleted = False
+
     def __init__(self, user_id: UUID, platform: str, external_id: str) -> None:
         self.user_id = user_id
         self.platform = platform
         self.external_id = external_id
         self.bodies: set[str] = set()
+        self.deleted = False
 
     @classmethod
-    def open(cls, user_id: UUID, snapshot: ProductSnapshot) -> Product:
-        return cls(user_id=user_id, platform=snapshot.platform, external_id=snapshot.external_id)
+    def open(cls, user_id: UUID, platform: str, external_id: str) -> Product:
+        return cls(user_id=user_id, platform=platform, external_id=external_id)
+
+    def delete(self, delivery: Delivery) -> ProductOutcome:
+        """The platform deleted the product; marked, never erased."""
+        if delivery.body_sha256 in self.bodies or self.deleted:
+            return "duplicate"
+        self.trigger_event(
+            self.DeletedOnPlatform,
+            user_id=self.user_id,
+            platform=self.platform,
+            external_id=self.external_id,
+            **_delivery_fields(delivery),
+        )
+        return "product_updated"
 
     def update(self, delivery: Delivery, snapshot: ProductSnapshot) -> ProductOutcome:
         """Record the product as this delivery shows it, unless these exact bytes were seen."""
@@ -91,14 +133,26 @@ class Product(Aggregate):
             stock_quantity=snapshot.stock_quantity,
             platform_status=snapshot.platform_status,
             modified_at=snapshot.modified_at,
-            topic=delivery.topic,
-            delivery_id=delivery.delivery_id,
-            webhook_id=delivery.webhook_id,
-            event_id=delivery.event_id,
-            source=delivery.source,
-            headers=dict(delivery.headers),
-            received_at=delivery.received_at,
-            verification=delivery.verification,
-            body_sha256=delivery.body_sha256,
+            variants=snapshot.variants,
+            **_delivery_fields(delivery),
         )
+        if self.deleted:
+            # Any later description of the product means it exists again (product.restored).
+            self.trigger_event(
+                self.RestoredOnPlatform, user_id=self.user_id, receipt_version=self.version
+            )
         return "product_updated"
+
+
+def _delivery_fields(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "topic": delivery.topic,
+        "delivery_id": delivery.delivery_id,
+        "webhook_id": delivery.webhook_id,
+        "event_id": delivery.event_id,
+        "source": delivery.source,
+        "headers": dict(delivery.headers),
+        "received_at": delivery.received_at,
+        "verification": delivery.verification,
+        "body_sha256": delivery.body_sha256,
+    }

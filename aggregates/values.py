@@ -67,6 +67,34 @@ class OrderLine:
 
 
 @dataclass(frozen=True)
+class RefundLine:
+    """One refunded line: which order line, how many, and whether they go back on the shelf.
+
+    ``restock`` is the platform's word (Shopify ``restock_type`` ``return``, ``cancel`` or
+    ``legacy_restock``); the product ids are the refund's own copy of the line's, so a refund
+    that arrives before its order still knows what it restocks.
+    """
+
+    line_id: str | None
+    product_id: str | None
+    variation_id: str | None
+    sku: str | None
+    quantity: int
+    restock: bool
+    restock_type: str | None
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A refund, a fact the platform never undoes; ``amount`` is positive money given back."""
+
+    refund_id: str
+    amount: Decimal
+    lines: tuple[RefundLine, ...]
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
 class OrderSnapshot:
     """An order as one delivery shows it, already translated from the platform's JSON."""
 
@@ -86,6 +114,36 @@ class OrderSnapshot:
     payment_method: str | None
     created_at: datetime | None
     modified_at: datetime | None
+    # Refunds the snapshot shows (WooCommerce: id and total only; Shopify: with lines).
+    refunds: tuple[Refund, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefundSnapshot:
+    """A refund delivered on its own (Shopify ``refunds/create``), naming its order."""
+
+    platform: Platform
+    order_external_id: str
+    refund: Refund
+
+
+@dataclass(frozen=True)
+class DeletedSnapshot:
+    """A deletion notice: the platform sends only the id (``{"id": N}``)."""
+
+    platform: Platform
+    external_id: str
+
+
+@dataclass(frozen=True)
+class ProductVariant:
+    """A sellable variant inside a product delivery (Shopify); stock is keyed by its id."""
+
+    variant_id: str
+    name: str | None
+    sku: str | None
+    price: Decimal | None
+    stock_quantity: int | None
 
 
 @dataclass(frozen=True)
@@ -107,6 +165,7 @@ class ProductSnapshot:
     stock_quantity: int | None
     platform_status: str | None
     modified_at: datetime | None
+    variants: tuple[ProductVariant, ...] = ()
 
     @property
     def product_ref(self) -> str:

@@ -8,52 +8,81 @@ from uuid import UUID
 
 from aggregates.product import Product
 from projections.base import Recorded, topics
+from projections.catalogue import entries
 
 _UPSERT = """
 INSERT INTO products (user_id, product_ref, platform, external_id, name, sku, price,
     product_type, parent_id, manage_stock, stock_quantity, platform_status, modified_at,
-    updated_at, source_notification_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    updated_at, source_notification_id, product_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (user_id, product_ref) DO UPDATE SET
     name = EXCLUDED.name, sku = EXCLUDED.sku, price = EXCLUDED.price,
     product_type = EXCLUDED.product_type, parent_id = EXCLUDED.parent_id,
     manage_stock = EXCLUDED.manage_stock, stock_quantity = EXCLUDED.stock_quantity,
     platform_status = EXCLUDED.platform_status, modified_at = EXCLUDED.modified_at,
-    updated_at = EXCLUDED.updated_at, source_notification_id = EXCLUDED.source_notification_id
+    updated_at = EXCLUDED.updated_at, source_notification_id = EXCLUDED.source_notification_id,
+    product_id = EXCLUDED.product_id
 """
 
 _COLUMNS = """
 product_ref, platform, external_id, name, sku, price::text, product_type, parent_id,
-manage_stock, stock_quantity, platform_status, modified_at, updated_at
+manage_stock, stock_quantity, platform_status, modified_at, deleted_on_platform, updated_at
+"""
+
+
+_DELETED = """
+UPDATE products SET deleted_on_platform = $4, updated_at = $5
+WHERE user_id = $1 AND platform = $2 AND (external_id = $3 OR parent_id = $3)
 """
 
 
 class ProductsProjection:
     name = "products"
-    topics = topics(Product.ProductUpdated)
+    topics = topics(Product.ProductUpdated, Product.DeletedOnPlatform, Product.RestoredOnPlatform)
 
     async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:
         for recorded in batch:
             e = recorded.event
-            if not isinstance(e, Product.ProductUpdated):
-                continue
+            if isinstance(e, Product.ProductUpdated):
+                await self._updated(conn, recorded)
+            elif isinstance(e, Product.DeletedOnPlatform | Product.RestoredOnPlatform):
+                await self._flag(conn, e, isinstance(e, Product.DeletedOnPlatform))
+
+    async def _flag(self, conn: Any, e: Any, deleted: bool) -> None:
+        platform = getattr(e, "platform", None)
+        external_id = getattr(e, "external_id", None)
+        if platform is None:  # RestoredOnPlatform names only the aggregate
+            row = await conn.fetchrow(
+                "SELECT platform, coalesce(parent_id, external_id) AS external_id"
+                " FROM products WHERE product_id = $1 LIMIT 1",
+                e.originator_id,
+            )
+            if row is None:
+                return
+            platform, external_id = row["platform"], row["external_id"]
+        await conn.execute(_DELETED, e.user_id, platform, external_id, deleted, e.timestamp)
+
+    async def _updated(self, conn: Any, recorded: Recorded) -> None:
+        e = recorded.event
+        for entry in entries(e):
             await conn.execute(
                 _UPSERT,
                 e.user_id,
-                e.product_ref,
+                entry.product_ref,
                 e.platform,
-                e.external_id,
-                e.name,
-                e.sku,
-                e.price,
+                entry.external_id,
+                entry.name,
+                entry.sku,
+                entry.price,
                 e.product_type,
-                e.parent_id,
+                entry.parent_id,
                 e.manage_stock,
-                e.stock_quantity,
+                entry.stock_quantity,
                 e.platform_status,
                 e.modified_at,
                 e.timestamp,
                 recorded.notification_id,
+                e.originator_id,
             )
 
 

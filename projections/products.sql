@@ -13,7 +13,12 @@ CREATE TABLE IF NOT EXISTS products (
     stock_quantity bigint,
     platform_status text,
     modified_at timestamptz,
+    -- Deleted on the platform: the entry stays (its stock history too), marked.
+    deleted_on_platform boolean NOT NULL DEFAULT false,
     updated_at timestamptz NOT NULL,
     source_notification_id bigint NOT NULL,
+    product_id uuid NOT NULL,
     PRIMARY KEY (user_id, product_ref)
 );
+
+CREATE INDEX IF NOT EXISTS products_parent_idx ON products (user_id, platform, parent_id);

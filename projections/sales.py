@@ -1,4 +1,4 @@
-"""The sale list: what each order became, with the delivery that made it a sale."""
+"""The sale list: what each order became, its refunds, and the delivery that made it a sale."""
 
 from __future__ import annotations
 
@@ -17,23 +17,42 @@ INSERT INTO sale_receipts (order_id, originator_version, notification_id, user_i
 VALUES ($1, $2, $3, $4, $5::jsonb)
 """
 
+# Refunds may have arrived before the order became a sale; the sale starts with their sum.
 _INSERT_SALE = """
 INSERT INTO sales (sale_id, user_id, platform, external_id, status, platform_status,
     customer_name, customer_email, lines, subtotal, shipping, tax, discount, total, currency,
-    payment_method, recorded_at, updated_at, source_version, source)
+    payment_method, recorded_at, updated_at, source_version, source, refunded)
 SELECT $1, $2, r.source->>'platform', r.source->>'external_id', $3, $4, $5, $6, $7::jsonb,
-    $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, r.source
+    $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, r.source,
+    (SELECT coalesce(sum(amount), 0) FROM sale_refunds WHERE order_id = $1)
 FROM sale_receipts r WHERE r.order_id = $1 AND r.originator_version = $16
+"""
+
+_AMEND = """
+UPDATE sales SET customer_name = $2, customer_email = $3, lines = $4::jsonb, subtotal = $5,
+    shipping = $6, tax = $7, discount = $8, total = $9, currency = $10, payment_method = $11,
+    updated_at = $12
+WHERE sale_id = $1
 """
 
 _UPDATE_STATUS = """
 UPDATE sales SET status = $2, platform_status = $3, updated_at = $4 WHERE sale_id = $1
 """
 
+_INSERT_REFUND = """
+INSERT INTO sale_refunds (order_id, refund_id, user_id, amount, created_at, notification_id)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+_ADD_REFUND = "UPDATE sales SET refunded = refunded + $2, updated_at = $3 WHERE sale_id = $1"
+
+_DELETED = "UPDATE sales SET deleted_on_platform = $2, updated_at = $3 WHERE sale_id = $1"
+
 _COLUMNS = """
 sale_id, platform, external_id, status, platform_status, customer_name, customer_email,
-lines, subtotal::text, shipping::text, tax::text, discount::text, total::text, currency,
-payment_method, recorded_at
+lines, subtotal::text, shipping::text, tax::text, discount::text, total::text,
+refunded::text, (total - refunded)::text AS net_total, currency, payment_method,
+deleted_on_platform, recorded_at
 """
 
 
@@ -43,57 +62,91 @@ def line_json(line: OrderLine, platform: str) -> dict[str, Any]:
     return data
 
 
+def _sale_values(e: Any, platform: str) -> list[Any]:
+    """The amendable fields of SaleRecorded / SaleAmended, in column order."""
+    return [
+        e.customer.name,
+        e.customer.email,
+        to_json([line_json(line, platform) for line in e.lines]),
+        e.subtotal,
+        e.shipping,
+        e.tax,
+        e.discount,
+        e.total,
+        e.currency,
+        e.payment_method,
+    ]
+
+
 class SalesProjection:
     name = "sales"
-    topics = topics(Order.OrderReceived, Order.SaleRecorded, Order.SaleStatusChanged)
+    topics = topics(
+        Order.OrderReceived,
+        Order.SaleRecorded,
+        Order.SaleAmended,
+        Order.SaleStatusChanged,
+        Order.RefundRecorded,
+        Order.DeletedOnPlatform,
+        Order.RestoredOnPlatform,
+    )
 
     async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:
         for recorded in batch:
-            event = recorded.event
-            if isinstance(event, Order.OrderReceived):
-                await conn.execute(
-                    _INSERT_RECEIPT,
-                    event.originator_id,
-                    event.originator_version,
-                    recorded.notification_id,
-                    event.user_id,
-                    to_json(receipt_source(recorded)),
-                )
-            elif isinstance(event, Order.SaleRecorded):
-                await self._sale_recorded(conn, event)
-            elif isinstance(event, Order.SaleStatusChanged):
-                await conn.execute(
-                    _UPDATE_STATUS,
-                    event.originator_id,
-                    event.status,
-                    event.platform_status,
-                    event.timestamp,
-                )
+            await self._apply_one(conn, recorded)
+
+    async def _apply_one(self, conn: Any, recorded: Recorded) -> None:
+        e = recorded.event
+        if isinstance(e, Order.OrderReceived):
+            source = to_json(receipt_source(recorded))
+            await conn.execute(
+                _INSERT_RECEIPT,
+                e.originator_id,
+                e.originator_version,
+                recorded.notification_id,
+                e.user_id,
+                source,
+            )
+        elif isinstance(e, Order.SaleRecorded):
+            await self._sale_recorded(conn, e)
+        elif isinstance(e, Order.SaleAmended):
+            platform = await self._platform(conn, e.originator_id)
+            values = _sale_values(e, platform)
+            await conn.execute(_AMEND, e.originator_id, *values, e.timestamp)
+        elif isinstance(e, Order.SaleStatusChanged):
+            await conn.execute(
+                _UPDATE_STATUS, e.originator_id, e.status, e.platform_status, e.timestamp
+            )
+        elif isinstance(e, Order.RefundRecorded):
+            await conn.execute(
+                _INSERT_REFUND,
+                e.originator_id,
+                e.refund_id,
+                e.user_id,
+                e.amount,
+                e.created_at,
+                recorded.notification_id,
+            )
+            await conn.execute(_ADD_REFUND, e.originator_id, e.amount, e.timestamp)
+        elif isinstance(e, Order.DeletedOnPlatform | Order.RestoredOnPlatform):
+            deleted = isinstance(e, Order.DeletedOnPlatform)
+            await conn.execute(_DELETED, e.originator_id, deleted, e.timestamp)
+
+    async def _platform(self, conn: Any, order_id: UUID) -> str:
+        platform: str = await conn.fetchval(
+            "SELECT source->>'platform' FROM sale_receipts WHERE order_id = $1 LIMIT 1", order_id
+        )
+        return platform
 
     async def _sale_recorded(self, conn: Any, e: Any) -> None:
-        platform = await conn.fetchval(
-            "SELECT source->>'platform' FROM sale_receipts"
-            " WHERE order_id = $1 AND originator_version = $2",
-            e.originator_id,
-            e.receipt_version,
-        )
-        lines = [line_json(line, platform) for line in e.lines]
+        platform = await self._platform(conn, e.originator_id)
+        values = _sale_values(e, platform)
         status = await conn.execute(
             _INSERT_SALE,
             e.originator_id,
             e.user_id,
             e.status,
             e.platform_status,
-            e.customer.name,
-            e.customer.email,
-            to_json(lines),
-            e.subtotal,
-            e.shipping,
-            e.tax,
-            e.discount,
-            e.total,
-            e.currency,
-            e.payment_method,
+            *values,
             e.timestamp,
             e.receipt_version,
         )
@@ -115,8 +168,11 @@ def _sale(row: Any) -> dict[str, Any]:
         "tax": row["tax"],
         "discount": row["discount"],
         "total": row["total"],
+        "refunded": row["refunded"],
+        "net_total": row["net_total"],
         "currency": row["currency"],
         "payment_method": row["payment_method"],
+        "deleted_on_platform": row["deleted_on_platform"],
         "recorded_at": row["recorded_at"].isoformat(),
     }
 
@@ -163,4 +219,17 @@ async def get_sale(conn: Any, user_id: UUID, sale_id: UUID) -> dict[str, Any] | 
         return None
     sale = _sale(row)
     sale["source"] = parse_json(row["source"])
+    refunds = await conn.fetch(
+        "SELECT refund_id, amount::text AS amount, created_at FROM sale_refunds"
+        " WHERE order_id = $1 ORDER BY notification_id",
+        sale_id,
+    )
+    sale["refunds"] = [
+        {
+            "refund_id": r["refund_id"],
+            "amount": r["amount"],
+            "created_at": r["created_at"].isoformat() if r["created_at"] else None,
+        }
+        for r in refunds
+    ]
     return sale

@@ -29,9 +29,22 @@ CREATE TABLE IF NOT EXISTS sales (
     updated_at timestamptz NOT NULL,
     source_version bigint NOT NULL,
     source jsonb NOT NULL,
+    refunded numeric NOT NULL DEFAULT 0 CHECK (refunded >= 0),
+    deleted_on_platform boolean NOT NULL DEFAULT false,
     UNIQUE (user_id, platform, external_id),
     FOREIGN KEY (sale_id, source_version) REFERENCES sale_receipts (order_id, originator_version)
 );
 
 CREATE INDEX IF NOT EXISTS sales_user_recorded_idx
     ON sales (user_id, recorded_at DESC, sale_id DESC);
+
+-- Refunds by id: facts the platform never undoes. Kept even before the order is a sale.
+CREATE TABLE IF NOT EXISTS sale_refunds (
+    order_id uuid NOT NULL,
+    refund_id text NOT NULL,
+    user_id uuid NOT NULL,
+    amount numeric NOT NULL CHECK (amount >= 0),
+    created_at timestamptz,
+    notification_id bigint NOT NULL UNIQUE,
+    PRIMARY KEY (order_id, refund_id)
+);

@@ -9,6 +9,7 @@ from uuid import UUID
 from aggregates.order import Order
 from aggregates.product import Product
 from projections.base import Recorded, topics
+from projections.catalogue import entries
 
 _INSERT_MOVEMENT = """
 INSERT INTO stock_movements (notification_id, user_id, product_ref, delta, kind,
@@ -62,17 +63,18 @@ class StockProjection:
             elif isinstance(event, Order.StockRestored):
                 await self._move(conn, recorded, event.quantity, "restored", event.reason)
             elif isinstance(event, Product.ProductUpdated):
-                await conn.execute(
-                    _CATALOGUE,
-                    event.user_id,
-                    event.product_ref,
-                    event.platform,
-                    event.external_id,
-                    event.sku,
-                    event.name,
-                    event.stock_quantity,
-                    event.timestamp,
-                )
+                for entry in entries(event):
+                    await conn.execute(
+                        _CATALOGUE,
+                        event.user_id,
+                        entry.product_ref,
+                        event.platform,
+                        entry.external_id,
+                        entry.sku,
+                        entry.name,
+                        entry.stock_quantity,
+                        event.timestamp,
+                    )
 
     async def _move(
         self, conn: Any, recorded: Recorded, delta: int, kind: str, reason: str | None

@@ -53,7 +53,8 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
             settings.projection_poll_interval,
         )
     spool = Spool(settings.spool_dir, settings.spool_max_entries, settings.spool_max_bytes)
-    intake = Intake(pool, Ingestor(pool, store), spool, settings, runner)
+    ingestor = Ingestor(pool, store, settings.inbox_max_per_user)
+    intake = Intake(pool, ingestor, spool, settings, runner)
     app[RUNNER] = runner
     app[INTAKE] = intake
     await intake.refresh_token_cache()

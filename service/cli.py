@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -17,7 +18,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-from service import inbox, users
+from service import bindings, inbox, users
+from service import secrets as signing
 from service.db import create_pool, ensure_database, mask_url, migrate
 from service.eventstore import EventStore
 from service.ingest import Ingestor
@@ -114,6 +116,113 @@ async def cmd_users_rotate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _when(moment: datetime | None) -> str:
+    return "never" if moment is None else moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _read_secret(prompt: str) -> str:
+    """The whole of stdin (or a getpass prompt on a terminal), without surrounding whitespace.
+
+    Never echoed, never printed: errors name the user and platform only.
+    """
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt).strip()
+    raw = sys.stdin.buffer.read()
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise signing.SecretNotTextError("stdin") from None
+
+
+async def cmd_users_set_secret(args: argparse.Namespace, settings: Settings) -> int:
+    where = f"{args.name}/{args.platform}"
+    secret = _read_secret(f"signing secret for {where}: ")
+    conn = await _connect(settings)
+    try:
+        async with conn.transaction():
+            await signing.set_secret(conn, args.name, args.platform, secret, settings.secret_grace)
+            user_id = await users.user_id_by_name(conn, args.name)
+            status = (await signing.secret_status(conn, user_id))[args.platform]
+            now = await conn.fetchval("SELECT now()")
+    finally:
+        await conn.close()
+    until = status["previous_valid_until"]
+    if until is not None and until > now:
+        _print(f"secret set for {where}; the previous one stays valid until {_when(until)}")
+    else:
+        _print(f"secret set for {where}; no previous secret")
+    return 0
+
+
+async def cmd_users_clear_secret(args: argparse.Namespace, settings: Settings) -> int:
+    conn = await _connect(settings)
+    try:
+        await signing.clear_secret(conn, args.name, args.platform, settings.secret_grace)
+    finally:
+        await conn.close()
+    _print(
+        f"secret cleared for {args.name}/{args.platform}:"
+        " deliveries are no longer verified (the webhook token alone authenticates)"
+    )
+    return 0
+
+
+async def cmd_users_show(args: argparse.Namespace, settings: Settings) -> int:
+    conn = await _connect(settings)
+    try:
+        user_id = await users.user_id_by_name(conn, args.name)
+        user = next(u for u in await users.list_users(conn) if u["user_id"] == user_id)
+        status = await signing.secret_status(conn, user_id)
+        bound = await bindings.bindings_for(conn, user_id)
+        now = await conn.fetchval("SELECT now()")
+    finally:
+        await conn.close()
+    _print(
+        f"user {user['name']}",
+        f"  id: {user_id}",
+        f"  created: {_when(user['created_at'])}",
+        f"  webhook token rotated: {_when(user['token_rotated_at'])}",
+        f"  API key rotated: {_when(user['api_key_rotated_at'])}",
+    )
+    for platform in signing.PLATFORMS:
+        _print(f"  {platform}:", *_platform_lines(status.get(platform), bound.get(platform), now))
+    return 0
+
+
+def _platform_lines(
+    status: dict[str, Any] | None, bound: dict[str, Any] | None, now: datetime
+) -> list[str]:
+    set_at = status and status["set_at"]
+    until = status and status["previous_valid_until"]
+    lines = [
+        f"    signing secret: set since {_when(set_at)}"
+        if set_at
+        else "    signing secret: none (deliveries are not verified)"
+    ]
+    if until and until > now:
+        later = "" if set_at else " (counts only if a new secret is set before then)"
+        lines.append(f"    previous secret: valid until {_when(until)}{later}")
+    if bound:
+        lines.append(f"    bound store: {bound['source']} (since {_when(bound['bound_at'])})")
+    else:
+        lines.append("    bound store: none yet (the first delivery naming a store binds it)")
+    return lines
+
+
+async def cmd_users_unbind_store(args: argparse.Namespace, settings: Settings) -> int:
+    conn = await _connect(settings)
+    try:
+        was_bound = await bindings.unbind(conn, args.name, args.platform)
+    finally:
+        await conn.close()
+    where = f"{args.name}/{args.platform}"
+    if was_bound:
+        _print(f"store unbound for {where}; the next delivery naming a store binds it")
+    else:
+        _print(f"no store was bound for {where}")
+    return 0
+
+
 async def cmd_inbox_list(args: argparse.Namespace, settings: Settings) -> int:
     conn = await _connect(settings)
     try:
@@ -140,24 +249,27 @@ async def cmd_inbox_reprocess(args: argparse.Namespace, settings: Settings) -> i
             entries = await inbox.open_quarantined(conn, user_id, args.id)
         if args.id is not None and not entries:
             raise CommandError(f"no open quarantined delivery {args.id} for {args.user}")
-        return await _reprocess(pool, entries)
+        return await _reprocess(pool, entries, settings.inbox_max_per_user)
     finally:
         await pool.close()
 
 
-async def _reprocess(pool: asyncpg.Pool, entries: list[Any]) -> int:
-    ingestor = Ingestor(pool, EventStore())
+async def _reprocess(pool: asyncpg.Pool, entries: list[Any], inbox_limit: int) -> int:
+    ingestor = Ingestor(pool, EventStore(), inbox_limit)
     still = 0
     for inbox_id, delivery in entries:
         answer = await ingestor.ingest(delivery, keep_rejected=False)
         body = answer.body
         async with pool.acquire() as conn:
-            if body["status"] == "quarantined":
+            if answer.http_status >= 400 or body["status"] == "quarantined":
                 still += 1
+                reason = body.get("reason") or body.get("error") or "rejected"
                 await inbox.still_quarantined(
-                    conn, inbox_id, body["reason"], body["field"], body["detail"]
+                    conn, inbox_id, reason, body.get("field"), body["detail"]
                 )
-                _print(f"{inbox_id}: still quarantined: {body['field'] or ''} {body['detail']}")
+                _print(
+                    f"{inbox_id}: still quarantined: {body.get('field') or reason} {body['detail']}"
+                )
             else:
                 await inbox.mark_reprocessed(conn, inbox_id, body, datetime.now(UTC))
                 _print(f"{inbox_id}: {body['status']} {body.get('sale_id', '')}".rstrip())
@@ -205,6 +317,18 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("rotate-token", "rotate-api-key"):
         rotate = u_cmds.add_parser(name, help="issue a new secret; the old one stops at once")
         rotate.add_argument("name")
+    set_secret = u_cmds.add_parser(
+        "set-secret", help="set a platform's signing secret, read from stdin (never echoed)"
+    )
+    clear_secret = u_cmds.add_parser(
+        "clear-secret", help="stop verifying signatures: the token alone authenticates"
+    )
+    unbind = u_cmds.add_parser("unbind-store", help="forget the store bound to a platform")
+    for sub in (set_secret, clear_secret, unbind):
+        sub.add_argument("name")
+        sub.add_argument("platform", choices=signing.PLATFORMS)
+    show = u_cmds.add_parser("show", help="a user's settings (never its secrets)")
+    show.add_argument("name")
 
     ib = top.add_parser("inbox", help="quarantined deliveries and pings")
     ib_cmds = ib.add_subparsers(dest="command", required=True)
@@ -222,6 +346,10 @@ _ASYNC_COMMANDS: dict[tuple[str, str], Command] = {
     ("users", "list"): cmd_users_list,
     ("users", "rotate-token"): cmd_users_rotate,
     ("users", "rotate-api-key"): cmd_users_rotate,
+    ("users", "set-secret"): cmd_users_set_secret,
+    ("users", "clear-secret"): cmd_users_clear_secret,
+    ("users", "show"): cmd_users_show,
+    ("users", "unbind-store"): cmd_users_unbind_store,
     ("inbox", "list"): cmd_inbox_list,
     ("inbox", "reprocess"): cmd_inbox_reprocess,
 }
@@ -231,6 +359,10 @@ _EXPECTED = (
     users.UserExistsError,
     users.UnknownUserError,
     users.InvalidUserNameError,
+    signing.UnknownPlatformError,
+    signing.EmptySecretError,
+    signing.SecretTooLongError,
+    signing.SecretNotTextError,
 )
 
 

@@ -28,6 +28,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("projections", "lookup.sql"),
     ("projections", "products.sql"),
     ("service", "sql/projection_failures.sql"),
+    ("service", "sql/connections.sql"),
 )
 
 _MIGRATION_LOCK = 0x6C6564676572  # "ledger"

@@ -7,6 +7,7 @@ A quarantined delivery keeps its exact bytes, headers and the reason, so that af
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -15,6 +16,12 @@ import asyncpg
 import orjson
 
 from service.spool import SpooledDelivery
+
+log = logging.getLogger(__name__)
+
+
+# Pings carry nothing to reprocess: only the latest few per user are worth showing.
+PINGS_KEPT = 20
 
 
 async def keep(
@@ -25,7 +32,17 @@ async def keep(
     reason: str | None = None,
     field: str | None = None,
     detail: str | None = None,
-) -> int:
+    limit: int = 1000,
+) -> int | None:
+    """File a delivery; None when the user's inbox already holds ``limit`` open entries
+    (the inbox is bounded per user, so one misconfigured store cannot fill the disk)."""
+    if kind == "quarantined":
+        open_entries = await conn.fetchval(
+            "SELECT count(*) FROM inbox WHERE user_id = $1 AND state = 'open'", delivery.user_id
+        )
+        if open_entries >= limit:
+            log.warning("inbox of user %s is full: a delivery was not kept", delivery.user_id)
+            return None
     inbox_id = await conn.fetchval(
         "INSERT INTO inbox (user_id, platform, endpoint, kind, reason, field, detail,"
         " headers, body, body_sha256, received_at, state)"
@@ -44,6 +61,14 @@ async def keep(
         delivery.received_at,
         "open" if kind == "quarantined" else "seen",
     )
+    if kind == "ping":
+        await conn.execute(
+            "DELETE FROM inbox WHERE user_id = $1 AND kind = 'ping' AND inbox_id NOT IN"
+            " (SELECT inbox_id FROM inbox WHERE user_id = $1 AND kind = 'ping'"
+            "  ORDER BY inbox_id DESC LIMIT $2)",
+            delivery.user_id,
+            PINGS_KEPT,
+        )
     return int(inbox_id)
 
 

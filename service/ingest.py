@@ -1,9 +1,11 @@
 """From one authenticated delivery to events in the log: the application service.
 
-Parse with the platform's adapter, load the aggregate, let it decide, append what it
-decided. Idempotency and concurrency both rest on the event table's primary key: a writer
-that lost the race for an aggregate version reloads and decides again, so concurrent copies
-of one order end in exactly one sale. A body we cannot use is kept in the inbox, never lost.
+Verify the signature (when the user set a secret), check the delivery comes from the store
+bound to this connection, parse with the platform's adapter, load the aggregate, let it
+decide, append what it decided. Idempotency and concurrency both rest on the event table's
+primary key: a writer that lost the race for an aggregate version reloads and decides again,
+so concurrent copies of one order end in exactly one sale. A body we cannot use is kept in
+the inbox, never lost.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,7 +22,7 @@ import asyncpg
 from aggregates.order import Order
 from aggregates.product import Product
 from aggregates.values import Delivery
-from service import inbox
+from service import bindings, inbox, secrets
 from service.adapters import shopify, woocommerce
 from service.adapters.common import PayloadError, parse_json
 from service.db import connection
@@ -32,13 +35,9 @@ MAX_ATTEMPTS = 32
 
 ADAPTERS: dict[str, Any] = {"woocommerce": woocommerce, "shopify": shopify}
 
-# The receipt events record how a delivery was authenticated. Until signing secrets exist,
-# the token in the URL is the only proof.
-UNVERIFIED = "unverified"
-
-
-class UnsupportedEndpointError(Exception):
-    """This platform has no such webhook endpoint."""
+# How a delivery was authenticated, as its receipt event records it.
+UNVERIFIED = "unverified"  # no signing secret set: the token in the URL is the only proof
+SIGNATURE_VALID = "signature_valid"
 
 
 @dataclass(frozen=True)
@@ -54,53 +53,99 @@ PING = Answer(200, {"status": "ping"})
 
 
 class Ingestor:
-    def __init__(self, pool: asyncpg.Pool, store: EventStore) -> None:
+    def __init__(self, pool: asyncpg.Pool, store: EventStore, inbox_limit: int = 1000) -> None:
         self.pool = pool
         self.store = store
+        self.inbox_limit = inbox_limit
 
     async def ingest(self, d: SpooledDelivery, *, keep_rejected: bool = True) -> Answer:
-        """Record one delivery. ``keep_rejected=False`` (reprocessing) reports a body that
-        still cannot be used instead of filing it in the inbox again."""
+        """Record one delivery. ``keep_rejected=False`` (reprocessing) reports a delivery
+        that still cannot be used instead of filing it in the inbox again."""
         if d.kind == "ping":
             async with connection(self.pool) as conn:
-                await inbox.keep(conn, d, kind="ping")
+                await inbox.keep(conn, d, kind="ping", limit=self.inbox_limit)
             return PING
         adapter = ADAPTERS[d.platform]
+        sha256 = hashlib.sha256(d.body).hexdigest()
+        async with connection(self.pool) as conn:
+            candidates = await secrets.secrets_for(conn, d.user_id, d.platform, _now())
+        verification = UNVERIFIED
+        if candidates:
+            verification = secrets.verify(d.platform, d.headers, d.body, candidates)
+            if verification != SIGNATURE_VALID:
+                return await self._refuse_signature(d, verification, keep_rejected)
+        delivery = adapter.delivery_from_headers(
+            d.headers, received_at=d.received_at, verification=verification, body_sha256=sha256
+        )
         try:
+            if not await self._from_bound_store(d, delivery):
+                raise PayloadError(
+                    "unexpected_source",
+                    None,
+                    f"the delivery names store {delivery.source!r}, not the one this "
+                    "connection is bound to (ledger users show / unbind-store)",
+                )
             doc = parse_json(d.body, d.headers.get("content-encoding"))
-            snapshot = _parse(adapter, d.kind, doc)
+            what = _classify(adapter, d, delivery.topic, doc)
+            return await self._record(adapter, what, d, delivery, doc)
         except PayloadError as err:
             return await self._reject(d, err, keep_rejected)
-        delivery = adapter.delivery_from_headers(
-            d.headers,
-            received_at=d.received_at,
-            verification=UNVERIFIED,
-            body_sha256=hashlib.sha256(d.body).hexdigest(),
-        )
-        if d.kind == "order":
-            return await self._order(d, delivery, snapshot)
-        return await self._product(d, delivery, snapshot)
 
-    async def _order(self, d: SpooledDelivery, delivery: Delivery, snapshot: Any) -> Answer:
-        order_id = Order.create_id(d.user_id, snapshot.platform, snapshot.external_id)
+    async def _record(
+        self, adapter: Any, what: str, d: SpooledDelivery, delivery: Delivery, doc: Any
+    ) -> Answer:
+        if what == "order":
+            snapshot = adapter.order_from_json(doc)
+            restored = (delivery.topic or "").lower() == "order.restored"
+            return await self._order(
+                d, snapshot.external_id, lambda o: o.receive(delivery, snapshot, restored=restored)
+            )
+        if what == "order_deleted":
+            gone = adapter.deleted_from_json(doc)
+            return await self._order(d, gone.external_id, lambda o: o.receive_deletion(delivery))
+        if what == "refund":
+            refund = adapter.refund_from_json(doc)
+            return await self._order(
+                d, refund.order_external_id, lambda o: o.receive_refund(delivery, refund.refund)
+            )
+        if what == "product":
+            snapshot = adapter.product_from_json(doc)
+            return await self._product(
+                d, snapshot.external_id, lambda p: p.update(delivery, snapshot)
+            )
+        gone = adapter.deleted_from_json(doc)
+        return await self._product(d, gone.external_id, lambda p: p.delete(delivery))
+
+    async def _from_bound_store(self, d: SpooledDelivery, delivery: Delivery) -> bool:
+        if delivery.source is None:
+            return True
+        async with connection(self.pool) as conn:
+            return await bindings.check_source(conn, d.user_id, d.platform, delivery.source)
+
+    async def _order(
+        self, d: SpooledDelivery, external_id: str, command: Callable[[Order], str]
+    ) -> Answer:
+        order_id = Order.create_id(d.user_id, d.platform, external_id)
         outcome, position = await self._decide(
             order_id,
-            lambda: Order.open(d.user_id, snapshot),
-            lambda order: order.receive(delivery, snapshot),
-            (delivery.body_sha256, d.body),
+            lambda: Order.open(d.user_id, d.platform, external_id),
+            command,
+            d.body,
         )
-        body = {"status": outcome, "sale_id": str(order_id), "external_id": snapshot.external_id}
+        body = {"status": outcome, "sale_id": str(order_id), "external_id": external_id}
         return Answer(200, body, position)
 
-    async def _product(self, d: SpooledDelivery, delivery: Delivery, snapshot: Any) -> Answer:
-        product_id = Product.create_id(d.user_id, snapshot.platform, snapshot.external_id)
+    async def _product(
+        self, d: SpooledDelivery, external_id: str, command: Callable[[Product], str]
+    ) -> Answer:
+        product_id = Product.create_id(d.user_id, d.platform, external_id)
         outcome, position = await self._decide(
             product_id,
-            lambda: Product.open(d.user_id, snapshot),
-            lambda product: product.update(delivery, snapshot),
-            (delivery.body_sha256, d.body),
+            lambda: Product.open(d.user_id, d.platform, external_id),
+            command,
+            d.body,
         )
-        body = {"status": outcome, "product_ref": snapshot.product_ref}
+        body = {"status": outcome, "product_ref": f"{d.platform}:{external_id}"}
         return Answer(200, body, position)
 
     async def _decide(
@@ -108,8 +153,9 @@ class Ingestor:
         aggregate_id: UUID,
         create: Callable[[], Any],
         command: Callable[[Any], str],
-        raw_body: tuple[str, bytes],
+        body: bytes,
     ) -> tuple[str, int | None]:
+        raw = (hashlib.sha256(body).hexdigest(), body)
         for _ in range(MAX_ATTEMPTS):
             async with connection(self.pool) as conn:
                 history = await self.store.load(conn, aggregate_id)
@@ -120,11 +166,33 @@ class Ingestor:
                     return outcome, None
                 try:
                     async with conn.transaction():
-                        positions = await self.store.append(conn, pending, raw_body)
+                        positions = await self.store.append(conn, pending, raw)
                 except ConcurrencyConflictError:
                     continue
                 return outcome, positions[-1]
         raise ConcurrencyConflictError(f"aggregate {aggregate_id}: too many concurrent writers")
+
+    async def _refuse_signature(self, d: SpooledDelivery, outcome: str, keep: bool) -> Answer:
+        header = (
+            "X-WC-Webhook-Signature" if d.platform == "woocommerce" else "X-Shopify-Hmac-Sha256"
+        )
+        detail = (
+            f"{header} is missing"
+            if outcome == "missing_signature"
+            else f"{header} does not match the body signed with this connection's secret"
+        )
+        body: dict[str, Any] = {"error": "invalid_signature", "detail": detail}
+        if keep:
+            async with connection(self.pool) as conn:
+                body["inbox_id"] = await inbox.keep(
+                    conn,
+                    d,
+                    kind="quarantined",
+                    reason="invalid_signature",
+                    detail=detail,
+                    limit=self.inbox_limit,
+                )
+        return Answer(401, body)
 
     async def _reject(self, d: SpooledDelivery, err: PayloadError, keep: bool) -> Answer:
         body: dict[str, Any] = {
@@ -142,16 +210,15 @@ class Ingestor:
                     reason=err.reason,
                     field=err.field,
                     detail=err.detail,
+                    limit=self.inbox_limit,
                 )
         return Answer(202, body)
 
 
-def _parse(adapter: Any, kind: str, doc: Any) -> Any:
-    if kind == "order":
-        return adapter.order_from_json(doc)
-    if kind == "product" and hasattr(adapter, "product_from_json"):
-        return adapter.product_from_json(doc)
-    raise UnsupportedEndpointError(kind)
+def _classify(adapter: Any, d: SpooledDelivery, topic: str | None, doc: Any) -> str:
+    if d.platform == "woocommerce":
+        return str(adapter.classify(topic, doc, d.kind))
+    return str(adapter.classify(topic, doc))
 
 
 def _replay(history: list[Any]) -> Any:
@@ -159,3 +226,7 @@ def _replay(history: list[Any]) -> Any:
     for event in history:
         aggregate = event.mutate(aggregate)
     return aggregate
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

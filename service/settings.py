@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ledger"
@@ -69,6 +71,10 @@ class Settings:
     run_projections: bool = True
     pool_max_size: int = 10
     log_level: str = "INFO"
+    # How long a replaced or cleared signing secret still verifies deliveries.
+    secret_grace: timedelta = timedelta(hours=24)
+    # Quarantined deliveries kept per user (the inbox is bounded).
+    inbox_max_per_user: int = 1000
 
     @property
     def token_cache_file(self) -> Path:
@@ -87,6 +93,8 @@ class Settings:
             spool_max_bytes=_int(env, "LEDGER_SPOOL_MAX_BYTES", defaults.spool_max_bytes),
             run_projections=env.get("LEDGER_RUN_PROJECTIONS", "1") not in ("0", "false", "no"),
             log_level=env.get("LEDGER_LOG_LEVEL", defaults.log_level),
+            secret_grace=_hours(env, "LEDGER_SECRET_GRACE_HOURS", defaults.secret_grace),
+            inbox_max_per_user=_int(env, "LEDGER_INBOX_MAX_PER_USER", defaults.inbox_max_per_user),
         )
 
 
@@ -101,3 +109,21 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, not {value}")
     return value
+
+
+_MAX_GRACE_HOURS = 366 * 24
+
+
+def _hours(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of hours, not {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"{name} must be a positive number of hours, not {raw!r}")
+    if value > _MAX_GRACE_HOURS:
+        raise SettingsError(f"{name} must be at most {_MAX_GRACE_HOURS} (a year), not {raw!r}")
+    return timedelta(hours=value)

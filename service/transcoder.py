@@ -21,7 +21,7 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 
-from aggregates.values import Customer, OrderLine
+from aggregates.values import Customer, OrderLine, ProductVariant, RefundLine
 
 _PLAIN = (str, int, bool, type(None))
 
@@ -48,6 +48,8 @@ def value_transcodings() -> list[Transcoding]:
         DatetimeAsISO(),
         DataclassAsDict(Customer, "customer"),
         DataclassAsDict(OrderLine, "order_line"),
+        DataclassAsDict(RefundLine, "refund_line"),
+        DataclassAsDict(ProductVariant, "product_variant"),
     ]
 
 

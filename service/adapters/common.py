@@ -20,9 +20,13 @@ Reason = Literal[
     "invalid_json",
     "not_an_order",
     "not_a_product",
+    "not_a_refund",
+    "not_a_deletion",
+    "unsupported_topic",
     "invalid_field",
     "missing_field",
     "unsupported_encoding",
+    "unexpected_source",
 ]
 
 _DECIMAL_TEXT = re.compile(r"[+-]?\d+(?:\.\d+)?")

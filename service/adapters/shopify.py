@@ -7,7 +7,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from aggregates.values import ZERO, Customer, Delivery, OrderLine, OrderSnapshot, SaleStatus
+from aggregates.values import (
+    ZERO,
+    Customer,
+    DeletedSnapshot,
+    Delivery,
+    OrderLine,
+    OrderSnapshot,
+    SaleStatus,
+)
 from service.adapters.common import (
     PayloadError,
     as_list,
@@ -25,8 +33,32 @@ from service.adapters.common import (
     text,
     timestamp,
 )
+from service.adapters.shopify_products import is_product_body
+from service.adapters.shopify_products import product_from_json as product_from_json
+from service.adapters.shopify_refunds import is_refund_body, order_refunds
+from service.adapters.shopify_refunds import refund_from_json as refund_from_json
+from service.adapters.topics import deleted_id, is_deletion_notice, unsupported_topic
 
 HEADER_PREFIX = "x-shopify-"
+# What each topic announces. ``orders/edited`` is routed to the order parser as asked, but its
+# real body is ``{"order_edit": {...}}`` (what changed, not the order), which that parser refuses
+# as not_an_order; the edited order itself arrives as ``orders/updated``.
+_TOPICS = {
+    "orders/create": "order",
+    "orders/paid": "order",
+    "orders/updated": "order",
+    "orders/cancelled": "order",
+    "orders/fulfilled": "order",
+    "orders/partially_fulfilled": "order",
+    "orders/edited": "order",
+    "orders/delete": "order_deleted",
+    "refunds/create": "refund",
+    "products/create": "product",
+    "products/update": "product",
+    "products/delete": "product_deleted",
+}
+# The family a deletion topic belongs to, for a snapshot body sent under it.
+_SNAPSHOT_OF = {"order_deleted": "order", "product_deleted": "product"}
 
 
 def order_from_json(doc: Any) -> OrderSnapshot:
@@ -60,6 +92,7 @@ def _order(doc: Any) -> OrderSnapshot:
         payment_method=_payment_method(doc),
         created_at=timestamp(doc.get("created_at"), "created_at"),
         modified_at=timestamp(doc.get("updated_at"), "updated_at"),
+        refunds=order_refunds(doc, external_id),
     )
 
 
@@ -150,6 +183,51 @@ def _payment_method(doc: Mapping[str, Any]) -> str | None:
         if (name := text(raw, f"payment_gateway_names[{index}]")) is not None
     ]
     return ", ".join(found) or text(doc.get("gateway"), "gateway")
+
+
+def deleted_from_json(doc: Any) -> DeletedSnapshot:
+    """An ``orders/delete`` or ``products/delete`` body, which is only ``{"id": N}``."""
+    return DeletedSnapshot(platform="shopify", external_id=deleted_id(doc))
+
+
+def classify(topic: str | None, doc: Any) -> str:
+    """What a delivery is: ``"order"``, ``"order_deleted"``, ``"refund"``, ``"product"`` or
+    ``"product_deleted"``.
+
+    An unknown topic is refused whatever the body. Otherwise the body decides, since the topic
+    header is not signed: a refund, order or product body is that, whatever topic it came
+    under. The topic only settles what the body cannot: a bare ``{"id": N}`` is a deletion
+    under ``orders/delete`` or ``products/delete`` and nothing otherwise (without a topic it
+    could be either, so it is refused), and a body of no recognisable shape goes to the
+    topic's parser, which names what is wrong with it.
+    """
+    topic = (topic or "").strip().lower() or None
+    announced = None if topic is None else _TOPICS.get(topic)
+    if topic is not None and announced is None:
+        raise unsupported_topic(topic, "on the Shopify endpoint")
+    if is_deletion_notice(doc):
+        if announced is not None and announced in _SNAPSHOT_OF:
+            return announced
+        detail = f"a bare id under {topic}" if topic else "a bare id without a topic"
+        raise PayloadError("not_an_order", None, f"{detail} shows nothing to record")
+    shape = _shape(doc)
+    if shape is not None:
+        return shape
+    if announced is None:
+        raise PayloadError("not_an_order", None, "the body is no Shopify order, refund or product")
+    return _SNAPSHOT_OF.get(announced, announced)
+
+
+def _shape(doc: Any) -> str | None:
+    # Refunds first: they name an order (``order_id``) but are not one. Orders before
+    # products: an order has line items, which a product never has.
+    if is_refund_body(doc):
+        return "refund"
+    if isinstance(doc, dict) and ("line_items" in doc or "financial_status" in doc):
+        return "order"
+    if is_product_body(doc):
+        return "product"
+    return None
 
 
 def delivery_from_headers(

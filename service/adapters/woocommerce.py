@@ -11,10 +11,12 @@ from typing import Any
 from aggregates.values import (
     ZERO,
     Customer,
+    DeletedSnapshot,
     Delivery,
     OrderLine,
     OrderSnapshot,
     ProductSnapshot,
+    Refund,
     SaleStatus,
 )
 from service.adapters.common import (
@@ -35,6 +37,7 @@ from service.adapters.common import (
     text,
     timestamp,
 )
+from service.adapters.topics import deleted_id, is_deletion_notice, unsupported_topic
 
 HEADER_PREFIX = "x-wc-"
 
@@ -52,6 +55,11 @@ _SALE_STATUS: dict[str, SaleStatus] = {
     "refunded": "refunded",
 }
 _PING_BODY = re.compile(rb"webhook_id=\d{1,20}")
+# The topics each endpoint takes (``/woocommerce`` for orders, ``/producto`` for products).
+_TOPICS = {
+    "order": ("order.created", "order.updated", "order.deleted", "order.restored"),
+    "product": ("product.created", "product.updated", "product.deleted", "product.restored"),
+}
 
 
 def order_from_json(doc: Any) -> OrderSnapshot:
@@ -85,6 +93,24 @@ def _order(doc: Any) -> OrderSnapshot:
         or text(doc.get("payment_method_title"), "payment_method_title"),
         created_at=_time(doc, "date_created"),
         modified_at=_time(doc, "date_modified"),
+        refunds=_refunds(doc),
+    )
+
+
+def _refunds(doc: Mapping[str, Any]) -> tuple[Refund, ...]:
+    """The order's refund summary, ``[{"id": 726, "total": "-10.00"}]``: id and amount only.
+
+    WooCommerce writes the total negated (money leaving the store); the ledger keeps refunds as
+    positive amounts, so it is taken absolute, with the scale it was sent with.
+    """
+    return tuple(
+        Refund(
+            refund_id=required_ident(item.get("id"), f"{path}.id"),
+            amount=abs(money(item.get("total"), f"{path}.total")),
+            lines=(),
+            created_at=None,
+        )
+        for path, item in objects(doc.get("refunds"), "refunds")
     )
 
 
@@ -157,6 +183,34 @@ def product_from_json(doc: Any) -> ProductSnapshot:
         platform_status=text(doc.get("status"), "status"),
         modified_at=_time(doc, "date_modified"),
     )
+
+
+def deleted_from_json(doc: Any) -> DeletedSnapshot:
+    """An ``order.deleted``/``product.deleted`` body, which is only ``{"id": N}``."""
+    return DeletedSnapshot(platform="woocommerce", external_id=deleted_id(doc))
+
+
+def classify(topic: str | None, doc: Any, endpoint: str) -> str:
+    """What a delivery to ``endpoint`` (``"order"`` or ``"product"``) is: ``"order"``,
+    ``"order_deleted"``, ``"product"`` or ``"product_deleted"``.
+
+    The topic header is not signed, so the body decides and the topic only disambiguates: a
+    bare ``{"id": N}`` is a deletion notice under the ``*.deleted`` topic or no topic, and
+    nothing under any other; every other body is a snapshot for the endpoint's parser, whatever
+    the topic says (``order.deleted`` on a full order shows the order, so it is one). A topic
+    of another family, or one we do not know, is refused before the body is looked at.
+    """
+    assert endpoint in _TOPICS, endpoint
+    topic = (topic or "").strip().lower() or None
+    if topic is not None and topic not in _TOPICS[endpoint]:
+        raise unsupported_topic(topic, f"on the WooCommerce {endpoint} endpoint")
+    if not is_deletion_notice(doc):
+        return endpoint
+    if topic in (None, f"{endpoint}.deleted"):
+        return f"{endpoint}_deleted"
+    if endpoint == "order":
+        raise PayloadError("not_an_order", None, f"a bare id under {topic} shows no order")
+    raise PayloadError("not_a_product", None, f"a bare id under {topic} shows no product")
 
 
 def _manage_stock(value: Any) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -46,7 +46,12 @@ LINES = (line("42", 2), line("7", 1, variation="71"), line(None, 1))
 
 
 def snapshot(
-    platform: str = "woocommerce", status: str = "processing", lines=LINES, ext: str = "100"
+    platform: str = "woocommerce",
+    status: str = "processing",
+    lines=LINES,
+    ext: str = "100",
+    at: int | None = None,
+    refunds=(),
 ) -> OrderSnapshot:
     mapped: SaleStatus = WOO_STATUS[status] if platform == "woocommerce" else status  # type: ignore[assignment]
     return OrderSnapshot(
@@ -64,7 +69,10 @@ def snapshot(
         currency="EUR",
         payment_method=None,
         created_at=None,
-        modified_at=None,
+        modified_at=None
+        if at is None
+        else datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=at),
+        refunds=tuple(refunds),
     )
 
 
@@ -75,7 +83,7 @@ def delivery(body: str) -> Delivery:
 
 
 def run(*steps: tuple[str, OrderSnapshot]) -> tuple[Order, list[Any], list[str]]:
-    order = Order.open(USER, steps[0][1])
+    order = Order.open(USER, steps[0][1].platform, steps[0][1].external_id)
     outcomes = [order.receive(delivery(body), snap) for body, snap in steps]
     return order, list(order.collect_events()), outcomes
 
@@ -98,7 +106,7 @@ def test_ids_are_deterministic_and_per_user():
     assert order_id(USER, "woocommerce", "1") == order_id(USER, "woocommerce", "1")
     assert order_id(USER, "woocommerce", "1") != order_id(uuid4(), "woocommerce", "1")
     assert order_id(USER, "woocommerce", "1") != order_id(USER, "shopify", "1")
-    assert Order.open(USER, snapshot()).id == order_id(USER, "woocommerce", "100")
+    assert Order.open(USER, "woocommerce", "100").id == order_id(USER, "woocommerce", "100")
 
 
 def test_a_processing_order_is_a_sale_and_deducts_each_product_line():
@@ -138,10 +146,10 @@ def test_refunded_first_keeps_stock_deducted():
 
 def test_cancelling_a_sale_restores_once_and_reopening_deducts_again():
     _, events, outcomes = run(
-        ("a", snapshot()),
-        ("b", snapshot(status="cancelled")),
-        ("c", snapshot(status="cancelled")),
-        ("d", snapshot(status="processing")),
+        ("a", snapshot(at=1)),
+        ("b", snapshot(status="cancelled", at=2)),
+        ("c", snapshot(status="cancelled", at=3)),
+        ("d", snapshot(status="processing", at=4)),
     )
     assert outcomes == ["recorded", "updated", "duplicate", "updated"]
     restored = [e for e in events if isinstance(e, Order.StockRestored)]

@@ -354,9 +354,11 @@ async def test_an_unknown_status_changes_only_the_platform_status(
 async def test_a_failed_payment_after_a_deduction_gives_the_stock_back(
     client: TestClient, merchant: Merchant
 ):
-    await client.post(merchant.woo_orders(), json=woo_order(903, status="on-hold"))
+    held = woo_order(903, status="on-hold", date_modified_gmt="2026-05-01T10:00:00")
+    await client.post(merchant.woo_orders(), json=held)
     assert await stock_of(client, merchant, "woocommerce:42") == -2
-    await client.post(merchant.woo_orders(), json=woo_order(903, status="failed"))
+    failed = woo_order(903, status="failed", date_modified_gmt="2026-05-01T10:05:00")
+    await client.post(merchant.woo_orders(), json=failed)
     assert await stock_of(client, merchant, "woocommerce:42") == 0
     [sale] = await sales_of(client, merchant)
     assert (sale["status"], sale["platform_status"]) == ("pending", "failed")

@@ -53,6 +53,14 @@ def _stock_expected(platform: str, lines: list[dict[str, Any]]) -> Counter[str]:
     return moved
 
 
+def _refs(platform: str, lines: list[dict[str, Any]]) -> list[str | None]:
+    refs: list[str | None] = []
+    for line in lines:
+        ref_id = line["variation_id"] or line["product_id"]
+        refs.append(f"{platform}:{ref_id}" if ref_id else None)
+    return refs
+
+
 def _pick(line: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     return {k: line[k] for k in keys}
 
@@ -98,6 +106,9 @@ async def test_woocommerce_order_fixture(client: TestClient, merchant: Merchant,
     assert sale["subtotal"] == str(subtotal)
     for ref, quantity in _stock_expected("woocommerce", lines).items():
         assert await stock_of(client, merchant, ref) == quantity
+    refunded = sum((-Decimal(r["total"]) for r in raw.get("refunds") or []), Decimal(0))
+    assert Decimal(sale["refunded"]) == refunded
+    assert Decimal(sale["net_total"]) == Decimal(raw["total"]) - refunded
 
 
 def _shopify_status(raw: dict[str, Any]) -> str:
@@ -160,6 +171,26 @@ async def test_shopify_order_fixture(client: TestClient, merchant: Merchant, nam
     # Shopify reserves stock at order creation: every line with a product moves, custom
     # lines (no product, variant or sku) do not, and a cancellation keeps the deduction.
     expected = _stock_expected("shopify", lines)
+    # ...and refunds that restock bring their quantity back.
+    refs = {
+        str(i["id"]): r for i, r in zip(raw["line_items"], _refs("shopify", lines), strict=True)
+    }
+    for refund in raw.get("refunds") or []:
+        for refund_line in refund.get("refund_line_items") or []:
+            ref = refs.get(str(refund_line["line_item_id"]))
+            if ref and refund_line.get("restock_type") in ("return", "cancel", "legacy_restock"):
+                expected[ref] += refund_line["quantity"]
+    refunded = sum(
+        (
+            Decimal(t["amount"])
+            for r in raw.get("refunds") or []
+            for t in r.get("transactions") or []
+            if t.get("kind") == "refund" and t.get("status") == "success"
+        ),
+        Decimal(0),
+    )
+    assert Decimal(sale["refunded"]) == refunded
+    assert Decimal(sale["net_total"]) == Decimal(raw["total_price"]) - refunded
     for ref, quantity in expected.items():
         assert await stock_of(client, merchant, ref) == quantity
     resp = await client.get("/api/stock?limit=100", headers=merchant.auth)

@@ -17,7 +17,6 @@ from eventsourcing.persistence import JSONTranscoder, Mapper
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
 from aggregates.order import Order
-from aggregates.values import Customer, OrderSnapshot
 from service.eventstore import EventStore
 from service.ingest import _replay
 from service.transcoder import value_transcodings
@@ -76,25 +75,7 @@ async def test_the_librarys_recorder_reads_what_the_service_wrote(
 
 
 def _new_order(user_id: Any, n: int) -> list[Any]:
-    snapshot = OrderSnapshot(
-        platform="woocommerce",
-        external_id=str(n),
-        status="pending",
-        platform_status="pending",
-        customer=Customer(None, None),
-        lines=(),
-        subtotal=0,  # type: ignore[arg-type]
-        shipping=0,  # type: ignore[arg-type]
-        tax=0,  # type: ignore[arg-type]
-        discount=0,  # type: ignore[arg-type]
-        total=0,  # type: ignore[arg-type]
-        currency=None,
-        payment_method=None,
-        created_at=None,
-        modified_at=None,
-    )
-    order = Order.open(user_id, snapshot)
-    return list(order.collect_events())
+    return list(Order.open(user_id, "woocommerce", str(n)).collect_events())
 
 
 async def test_four_concurrent_writers_and_a_tailing_reader_miss_nothing(database_url: str):
@@ -124,13 +105,14 @@ async def test_four_concurrent_writers_and_a_tailing_reader_miss_nothing(databas
                 await asyncio.sleep(0)
         return [i for i in seen if i > start]
 
+    stop = asyncio.Event()
+    reading = asyncio.create_task(reader(stop))
     try:
-        stop = asyncio.Event()
-        reading = asyncio.create_task(reader(stop))
         await asyncio.gather(*(writer(w) for w in range(4)))
         stop.set()
-        seen = await reading
+        seen = await asyncio.wait_for(reading, 30)
     finally:
+        reading.cancel()
         await pool.close()
     assert sorted(written) == seen
     assert len(seen) == 4 * 40

@@ -83,7 +83,7 @@ async def test_an_event_a_projection_cannot_apply_is_set_aside_not_retried_forev
         None,
         None,
     )
-    product = Product.open(merchant.user_id, huge)
+    product = Product.open(merchant.user_id, huge.platform, huge.external_id)
     product.update(
         Delivery(None, None, None, None, None, {}, datetime.now(UTC), "unverified", "ab"), huge
     )

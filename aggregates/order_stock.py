@@ -1,0 +1,88 @@
+"""How many of each order line should be out of the warehouse, and the moves that get it there.
+
+Pure planning over the order's state; the aggregate turns each move into an event. Stock out
+for a line is always: its quantity while the sale holds stock (see ``holds_stock``), less what
+refunds have brought back. Planning from that target, rather than reacting to each change,
+is what makes the result independent of the order deliveries arrive in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aggregates.lifecycle import line_key, movement
+from aggregates.values import OrderLine, Refund
+
+
+@dataclass(frozen=True)
+class Move:
+    """One stock movement to record: ``quantity`` > 0 units deducted or restored."""
+
+    deduct: bool
+    identity: Mapping[str, Any]
+    quantity: int
+    reason: str
+    refund_id: str | None = None
+
+
+def _restored_by_refunds(refund_restored: Mapping[tuple[str, str], int], key: str) -> int:
+    return sum(n for (_, k), n in refund_restored.items() if k == key)
+
+
+def plan_settle(
+    platform: str,
+    lines: tuple[OrderLine, ...],
+    holds: bool,
+    out: Mapping[str, int],
+    moved: Mapping[str, Mapping[str, Any]],
+    refund_restored: Mapping[tuple[str, str], int],
+    reason: str,
+) -> list[Move]:
+    """Moves that bring every line to its target (new lines, edits, status changes)."""
+    targets: dict[str, tuple[Mapping[str, Any], int]] = {}
+    for index, line in enumerate(lines):
+        identity = movement(line, index, platform)
+        if identity is None:
+            continue
+        key = line_key(line.line_id, index)
+        want = (line.quantity if holds else 0) - _restored_by_refunds(refund_restored, key)
+        targets[key] = (identity, max(want, 0))
+    moves = []
+    for key in sorted(set(out) | set(targets)):
+        have = out.get(key, 0)
+        target, want = targets.get(key, (moved.get(key) or {}, 0))
+        if want > have:
+            moves.append(Move(True, target, want - have, reason))
+        elif want < have:
+            moves.append(Move(False, moved[key], have - want, reason))
+    return moves
+
+
+def plan_refund_restocks(
+    lines: tuple[OrderLine, ...],
+    refunds: Mapping[str, Refund],
+    out: Mapping[str, int],
+    moved: Mapping[str, Mapping[str, Any]],
+    refund_restored: Mapping[tuple[str, str], int],
+) -> list[Move]:
+    """Restocks that refunds ask for and that have not happened yet.
+
+    Only what is actually out can come back, so a refund is never counted twice and never
+    restocks a line the sale does not hold (a refund that arrived before its order waits).
+    """
+    keys = {line.line_id: line_key(line.line_id, i) for i, line in enumerate(lines)}
+    moves = []
+    left = dict(out)
+    for refund_id in sorted(refunds):
+        for refund_line in refunds[refund_id].lines:
+            key = keys.get(refund_line.line_id) if refund_line.line_id else None
+            if not refund_line.restock or key is None or key not in moved:
+                continue
+            pending = refund_line.quantity - refund_restored.get((refund_id, key), 0)
+            quantity = min(pending, left.get(key, 0))
+            if quantity > 0:
+                left[key] = left.get(key, 0) - quantity
+                moves.append(Move(False, moved[key], quantity, f"refund {refund_id}", refund_id))
+    return moves
