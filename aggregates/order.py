@@ -35,7 +35,7 @@ from aggregates.values import (
 )
 
 Outcome = Literal["recorded", "updated", "duplicate", "received"]
-ReceiptKind = Literal["snapshot", "refund", "deletion"]
+ReceiptKind = Literal["snapshot", "refund", "deletion", "repeat"]
 
 # The sale's own fields, as recorded and amended; compared to see what a snapshot changes.
 SALE_FIELDS = (
@@ -258,7 +258,7 @@ class Order(Aggregate):
         ``restored``: the delivery says the order came back from the platform's trash.
         """
         self._check(snapshot.platform, snapshot.external_id)
-        if self._seen(delivery):
+        if self._repeated(delivery, snapshot.platform_status):
             return "duplicate"
         newer = self._is_newer(delivery, snapshot)
         receipt = self._record_receipt(delivery, "snapshot", snapshot.platform_status, snapshot)
@@ -275,7 +275,7 @@ class Order(Aggregate):
 
     def receive_refund(self, delivery: Delivery, refund: Refund) -> Outcome:
         """Record a refund delivered on its own; it may arrive before its order."""
-        if self._seen(delivery):
+        if self._repeated(delivery, self.platform_status):
             return "duplicate"
         receipt = self._record_receipt(delivery, "refund", self.platform_status, None)
         before = self.version
@@ -285,7 +285,7 @@ class Order(Aggregate):
 
     def receive_deletion(self, delivery: Delivery) -> Outcome:
         """The platform deleted the order: marked, never erased; no stock moves."""
-        if self._seen(delivery):
+        if self._repeated(delivery, self.platform_status):
             return "duplicate"
         receipt = self._record_receipt(delivery, "deletion", self.platform_status, None)
         if self.deleted:
@@ -299,12 +299,20 @@ class Order(Aggregate):
         if (platform, external_id) != (self.platform, self.external_id):
             raise OrderMismatchError(f"{platform}:{external_id}")
 
-    def _seen(self, delivery: Delivery) -> bool:
-        # Shopify retries one event with its original payload under the same event id.
+    def _repeated(self, delivery: Delivery, platform_status: str | None) -> bool:
+        """Whether this delivery repeats one already recorded.
+
+        The same bytes again are already traceable (their receipt has this sha256). A Shopify
+        retry of a known event id with other bytes changes nothing either, but its receipt
+        is recorded, so every body we were sent stays traceable and stored.
+        """
+        if delivery.body_sha256 in self.bodies:
+            return True
         event = delivery.event_id or delivery.webhook_id
         if self.platform == "shopify" and event and event in self.platform_events:
+            self._record_receipt(delivery, "repeat", platform_status, None)
             return True
-        return delivery.body_sha256 in self.bodies
+        return False
 
     def _is_newer(self, delivery: Delivery, snapshot: OrderSnapshot) -> bool:
         key = snapshot_key(

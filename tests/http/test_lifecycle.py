@@ -1,0 +1,272 @@
+"""Order lifecycles per platform, over HTTP: transitions, ordering, deletions, refunds."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from tests.support import FIXTURES, Merchant, sales_of, shopify_body, stock_of, woo_order
+
+REFUND_FIXTURES = {
+    "legacy": "shopify-refund-shopify-rest-example-legacy-restock.json",
+    "no_restock": "shopify-refund-shopify-rest-example-no-restock.json",
+    "shipping": "shopify-refund-shopify-rest-example-shipping-only.json",
+}
+ORDER_450789469 = "shopify-order-shopify-rest-example-450789469.json"
+VARIANTS = {"green": "shopify:39072856", "red": "shopify:49148385", "black": "shopify:457924702"}
+
+
+async def _post(client: TestClient, path: str, body: Any, **headers: str) -> dict[str, Any]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    resp = await client.post(path, data=data, headers=headers)
+    assert resp.status == 200, await resp.text()
+    return dict(await resp.json())
+
+
+def _at(minute: int) -> str:
+    return f"2026-05-01T10:{minute:02d}:00"
+
+
+async def _sale(client: TestClient, merchant: Merchant) -> dict[str, Any]:
+    [sale] = await sales_of(client, merchant)
+    resp = await client.get(f"/api/sales/{sale['sale_id']}", headers=merchant.auth)
+    return dict(await resp.json())
+
+
+# -- WooCommerce ------------------------------------------------------------------------
+
+
+async def test_woo_same_second_ties_go_to_the_later_status(client: TestClient, merchant):
+    same = _at(0)
+    await _post(client, merchant.woo_orders(), woo_order(1, "processing", date_modified_gmt=same))
+    late = await _post(
+        client, merchant.woo_orders(), woo_order(1, "pending", date_modified_gmt=same)
+    )
+    assert late["status"] == "duplicate"  # pending ranks before processing within a second
+    assert (await _sale(client, merchant))["platform_status"] == "processing"
+    assert await stock_of(client, merchant, "woocommerce:42") == -2
+
+
+async def test_woo_stale_snapshots_change_nothing(client: TestClient, merchant: Merchant):
+    await _post(client, merchant.woo_orders(), woo_order(2, "completed", date_modified_gmt=_at(5)))
+    stale = woo_order(2, "cancelled", date_modified_gmt=_at(1))
+    assert (await _post(client, merchant.woo_orders(), stale))["status"] == "duplicate"
+    sale = await _sale(client, merchant)
+    assert (sale["status"], sale["platform_status"]) == ("sale", "completed")
+    assert await stock_of(client, merchant, "woocommerce:42") == -2
+
+
+async def test_woo_deleted_and_restored_orders_move_no_stock(client: TestClient, merchant):
+    body = woo_order(3, "processing", date_modified_gmt=_at(0))
+    await _post(client, merchant.woo_orders(), body)
+    gone = await _post(
+        client, merchant.woo_orders(), {"id": 3}, **{"X-WC-Webhook-Topic": "order.deleted"}
+    )
+    assert gone["status"] == "updated"
+    assert (await _sale(client, merchant))["deleted_on_platform"] is True
+    assert await stock_of(client, merchant, "woocommerce:42") == -2
+    restored = woo_order(3, "processing", date_modified_gmt=_at(9))
+    await _post(client, merchant.woo_orders(), restored, **{"X-WC-Webhook-Topic": "order.restored"})
+    assert (await _sale(client, merchant))["deleted_on_platform"] is False
+    assert await stock_of(client, merchant, "woocommerce:42") == -2
+
+
+async def test_woo_refunds_are_recorded_once_even_from_stale_snapshots(client, merchant):
+    refunds = [{"id": 71, "total": "-2.50"}]
+    await _post(client, merchant.woo_orders(), woo_order(4, "completed", date_modified_gmt=_at(5)))
+    stale = woo_order(4, "completed", date_modified_gmt=_at(1), refunds=refunds)
+    assert (await _post(client, merchant.woo_orders(), stale))["status"] == "updated"
+    later = woo_order(
+        4, "refunded", date_modified_gmt=_at(9), refunds=[*refunds, {"id": 72, "total": "-13.000"}]
+    )
+    await _post(client, merchant.woo_orders(), later)
+    sale = await _sale(client, merchant)
+    assert (sale["refunded"], sale["net_total"]) == ("15.500", "0.000")
+    assert [r["refund_id"] for r in sale["refunds"]] == ["71", "72"]
+    assert sale["status"] == "refunded"
+    assert await stock_of(client, merchant, "woocommerce:42") == -2  # refunded: no restock
+
+
+async def test_woo_product_deletion_marks_the_catalogue_and_keeps_stock(client, merchant):
+    body = FIXTURES / "woocommerce" / "woocommerce-product-restapidocs-v3-794-simple.json"
+    await _post(client, merchant.woo_products(), body.read_bytes())
+    order = woo_order(5, "processing")
+    order["line_items"] = [{"id": 1, "product_id": 794, "quantity": 3, "total": "3.00"}]
+    await _post(client, merchant.woo_orders(), order)
+    await _post(
+        client, merchant.woo_products(), {"id": 794}, **{"X-WC-Webhook-Topic": "product.deleted"}
+    )
+    [product] = (await (await client.get("/api/products", headers=merchant.auth)).json())["items"]
+    assert product["deleted_on_platform"] is True
+    assert await stock_of(client, merchant, "woocommerce:794") == -3
+
+
+# -- Shopify ----------------------------------------------------------------------------
+
+
+def _refund(name: str) -> tuple[bytes, dict[str, Any]]:
+    return shopify_body(REFUND_FIXTURES[name])
+
+
+async def test_shopify_embedded_and_separate_refunds_count_once(client, merchant: Merchant):
+    order, raw = shopify_body(ORDER_450789469)
+    first = await _post(client, merchant.shopify_orders(), order)
+    assert first["status"] == "recorded"
+    # Refund 509562969 (embedded in the order) restocked the green and black lines.
+    assert [await stock_of(client, merchant, VARIANTS[c]) for c in ("green", "red", "black")] == [
+        0,
+        -1,
+        0,
+    ]
+    refund, _ = _refund("legacy")
+    again = await _post(
+        client, merchant.shopify_orders(), refund, **{"X-Shopify-Topic": "refunds/create"}
+    )
+    assert again["status"] == "duplicate"
+    sale = await _sale(client, merchant)
+    assert sale["refunded"] == "209.00"
+    assert Decimal(sale["net_total"]) == Decimal(raw["total_price"]) - Decimal("209.00")
+
+
+async def test_shopify_restock_types(client: TestClient, merchant: Merchant):
+    order, _ = shopify_body(ORDER_450789469)
+    await _post(client, merchant.shopify_orders(), order)
+    for name in ("no_restock", "shipping"):
+        body, _ = _refund(name)
+        answer = await _post(
+            client, merchant.shopify_orders(), body, **{"X-Shopify-Topic": "refunds/create"}
+        )
+        assert answer["status"] == "updated"
+    assert await stock_of(client, merchant, VARIANTS["red"]) == -1  # no_restock keeps it out
+    sale = await _sale(client, merchant)
+    assert sale["refunded"] == str(Decimal("209.00") + Decimal("41.94") + Decimal("5.00"))
+
+
+async def test_shopify_refund_before_its_order_waits_for_it(client, merchant: Merchant):
+    refund, _ = _refund("legacy")
+    early = await _post(
+        client, merchant.shopify_orders(), refund, **{"X-Shopify-Topic": "refunds/create"}
+    )
+    assert early["status"] == "updated"
+    assert await sales_of(client, merchant) == []
+    assert await stock_of(client, merchant, VARIANTS["black"]) is None
+    order, _ = shopify_body(ORDER_450789469)
+    assert (await _post(client, merchant.shopify_orders(), order))["status"] == "recorded"
+    assert [await stock_of(client, merchant, VARIANTS[c]) for c in ("green", "red", "black")] == [
+        0,
+        -1,
+        0,
+    ]
+    assert (await _sale(client, merchant))["refunded"] == "209.00"
+
+
+def _shopify_order(updated: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "id": 8001,
+        "financial_status": "paid",
+        "currency": "USD",
+        "total_price": "30.00",
+        "updated_at": updated,
+        "line_items": [
+            {"id": 11, "product_id": 5, "variant_id": 51, "quantity": 2, "price": "10.00"},
+            {"id": 12, "product_id": 6, "variant_id": 61, "quantity": 1, "price": "10.00"},
+        ],
+    }
+    body.update(extra)
+    return body
+
+
+async def test_shopify_cancelled_before_create_is_one_cancelled_sale(client, merchant):
+    cancelled = _shopify_order(
+        "2026-05-01T12:00:00Z", cancelled_at="2026-05-01T12:00:00Z", financial_status="voided"
+    )
+    created = _shopify_order("2026-05-01T10:00:00Z")
+    await _post(
+        client, merchant.shopify_orders(), cancelled, **{"X-Shopify-Topic": "orders/cancelled"}
+    )
+    late = await _post(
+        client, merchant.shopify_orders(), created, **{"X-Shopify-Topic": "orders/create"}
+    )
+    assert late["status"] == "duplicate"
+    sale = await _sale(client, merchant)
+    assert sale["status"] == "cancelled"
+    # A cancelled Shopify order keeps its deduction unless a refund restocks it.
+    assert await stock_of(client, merchant, "shopify:51") == -2
+
+
+async def test_shopify_stale_updates_change_nothing_and_event_ids_deduplicate(client, merchant):
+    edited = _shopify_order("2026-05-01T11:00:00Z", total_price="40.00")
+    edited["line_items"][0]["quantity"] = 3
+    await _post(client, merchant.shopify_orders(), edited, **{"X-Shopify-Event-Id": "e-2"})
+    older = _shopify_order("2026-05-01T10:00:00Z")
+    assert (await _post(client, merchant.shopify_orders(), older))["status"] == "duplicate"
+    sale = await _sale(client, merchant)
+    assert (sale["total"], sale["lines"][0]["quantity"]) == ("40.00", 3)
+    assert await stock_of(client, merchant, "shopify:51") == -3
+    # A retry of event e-2 is a duplicate, whatever its body looks like.
+    retry = await _post(
+        client,
+        merchant.shopify_orders(),
+        _shopify_order("2026-05-01T13:00:00Z"),
+        **{"X-Shopify-Event-Id": "e-2"},
+    )
+    assert retry["status"] == "duplicate"
+
+
+async def test_shopify_order_edits_move_only_the_difference(client, merchant: Merchant):
+    await _post(client, merchant.shopify_orders(), _shopify_order("2026-05-01T10:00:00Z"))
+    edited = _shopify_order("2026-05-01T11:00:00Z")
+    edited["line_items"].append(
+        {"id": 13, "product_id": 7, "variant_id": 71, "quantity": 4, "price": "1.00"}
+    )
+    assert (await _post(client, merchant.shopify_orders(), edited))["status"] == "updated"
+    assert [await stock_of(client, merchant, f"shopify:{v}") for v in (51, 61, 71)] == [-2, -1, -4]
+
+
+SHOPIFY_PRODUCT = {
+    "id": 632910392,
+    "title": "IPod Nano - 8GB",
+    "product_type": "Cult Products",
+    "status": "active",
+    "updated_at": "2026-05-01T10:00:00-04:00",
+    "variants": [
+        {
+            "id": 808950810,
+            "title": "Pink",
+            "sku": "IPOD2008PINK",
+            "price": "199.00",
+            "inventory_quantity": 10,
+        },
+        {
+            "id": 49148385,
+            "title": "Red",
+            "sku": "IPOD2008RED",
+            "price": "199.00",
+            "inventory_quantity": 20,
+        },
+    ],
+}
+
+
+async def test_shopify_product_topics_go_to_the_catalogue(client, merchant: Merchant):
+    answer = await _post(
+        client, merchant.shopify_orders(), SHOPIFY_PRODUCT, **{"X-Shopify-Topic": "products/create"}
+    )
+    assert answer == {"status": "product_updated", "product_ref": "shopify:632910392"}
+    resp = await client.get("/api/products", headers=merchant.auth)
+    items = {p["product_ref"]: p for p in (await resp.json())["items"]}
+    assert set(items) == {"shopify:808950810", "shopify:49148385"}
+    assert items["shopify:49148385"]["sku"] == "IPOD2008RED"
+    level = await (await client.get("/api/stock/shopify:49148385", headers=merchant.auth)).json()
+    assert (level["quantity"], level["platform_reported_quantity"]) == (0, 20)
+    await _post(
+        client,
+        merchant.shopify_orders(),
+        {"id": 632910392},
+        **{"X-Shopify-Topic": "products/delete"},
+    )
+    resp = await client.get("/api/products", headers=merchant.auth)
+    assert all(p["deleted_on_platform"] for p in (await resp.json())["items"])
