@@ -59,17 +59,33 @@ def snapshot_key(
     return (modified_at or _NO_TIME, rank, body_sha256)
 
 
-def line_key(line_id: str | None, line_index: int) -> str:
-    """Which line a stock movement belongs to: the platform's line id, else its position."""
-    return line_id if line_id else f"#{line_index}"
+def line_keys(lines: tuple[OrderLine, ...], platform: str) -> list[str | None]:
+    """Which line each stock movement belongs to, stable across snapshots of one order.
+
+    The platform's line id when there is one; else the line's product reference (so removing
+    an earlier id-less line does not shift the others); a repeated key gets ``#n``. A line
+    that moves no stock (a custom line) has none.
+    """
+    seen: dict[str, int] = {}
+    keys: list[str | None] = []
+    for line in lines:
+        ref = line.product_ref(platform)
+        if ref is None:
+            keys.append(None)
+            continue
+        base = line.line_id or ref
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        keys.append(base if count == 0 else f"{base}#{count}")
+    return keys
 
 
-def movement(line: OrderLine, index: int, platform: str) -> dict[str, Any] | None:
-    """The identity of a line's stock movements, or None for a line that moves no stock."""
+def movement(line: OrderLine, index: int, key: str, platform: str) -> dict[str, Any]:
+    """The identity of a line's stock movements."""
     ref = line.product_ref(platform)
-    if ref is None:
-        return None
+    assert ref is not None, "only lines with a product reference move stock"
     return {
+        "line_key": key,
         "line_index": index,
         "line_id": line.line_id,
         "product_id": line.product_id,

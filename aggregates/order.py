@@ -23,7 +23,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from aggregates.ids import order_id
-from aggregates.lifecycle import holds_stock, line_key, snapshot_key
+from aggregates.lifecycle import holds_stock, snapshot_key
 from aggregates.order_stock import Move, plan_refund_restocks, plan_settle
 from aggregates.values import (
     Customer,
@@ -82,6 +82,8 @@ class Order(Aggregate):
         verification: str
         body_sha256: str
         platform_status: str | None
+        # What the status means to the ledger (None: a status we do not know).
+        status: str | None
         # When the platform built this snapshot (its own clock): orders snapshots.
         modified_at: datetime | None
 
@@ -90,11 +92,13 @@ class Order(Aggregate):
             if self.platform == "shopify" and (self.event_id or self.webhook_id):
                 aggregate.platform_events.add(self.event_id or self.webhook_id)
             if self.kind == "snapshot" and self.platform_status is not None:
-                key = snapshot_key(
-                    self.platform, self.modified_at, self.platform_status, self.body_sha256
+                aggregate.note_snapshot(
+                    snapshot_key(
+                        self.platform, self.modified_at, self.platform_status, self.body_sha256
+                    ),
+                    self.status,
+                    self.platform_status,
                 )
-                if aggregate.latest_key is None or key > aggregate.latest_key:
-                    aggregate.latest_key = key
 
     class SaleRecorded(Aggregate.Event):
         user_id: UUID
@@ -115,8 +119,28 @@ class Order(Aggregate):
             aggregate.sale_version = self.originator_version
             aggregate.status = self.status
             aggregate.platform_status = self.platform_status
-            aggregate.sale = {name: getattr(self, name) for name in SALE_FIELDS}
-            aggregate.sale["lines"] = tuple(self.lines)
+            aggregate.details = {name: getattr(self, name) for name in SALE_FIELDS}
+            aggregate.details["lines"] = tuple(self.lines)
+
+    class DetailsNoted(Aggregate.Event):
+        """A newer snapshot of an order that is not a sale (yet): kept, so that the sale it
+        may become (even through an older snapshot arriving late) shows the latest details."""
+
+        user_id: UUID
+        receipt_version: int
+        customer: Customer
+        lines: tuple[OrderLine, ...]
+        subtotal: Decimal
+        shipping: Decimal
+        tax: Decimal
+        discount: Decimal
+        total: Decimal
+        currency: str | None
+        payment_method: str | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.details = {name: getattr(self, name) for name in SALE_FIELDS}
+            aggregate.details["lines"] = tuple(self.lines)
 
     class SaleAmended(Aggregate.Event):
         user_id: UUID
@@ -132,8 +156,8 @@ class Order(Aggregate):
         payment_method: str | None
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.sale = {name: getattr(self, name) for name in SALE_FIELDS}
-            aggregate.sale["lines"] = tuple(self.lines)
+            aggregate.details = {name: getattr(self, name) for name in SALE_FIELDS}
+            aggregate.details["lines"] = tuple(self.lines)
 
     class SaleStatusChanged(Aggregate.Event):
         user_id: UUID
@@ -161,6 +185,7 @@ class Order(Aggregate):
     class StockDeducted(Aggregate.Event):
         user_id: UUID
         receipt_version: int
+        line_key: str
         line_index: int
         line_id: str | None
         product_id: str | None
@@ -171,9 +196,10 @@ class Order(Aggregate):
         quantity: int
 
         def apply(self, aggregate: Any) -> None:
-            key = line_key(self.line_id, self.line_index)
+            key = self.line_key
             aggregate.out[key] = aggregate.out.get(key, 0) + self.quantity
             aggregate.moved[key] = {
+                "line_key": key,
                 "line_index": self.line_index,
                 "line_id": self.line_id,
                 "product_id": self.product_id,
@@ -186,6 +212,7 @@ class Order(Aggregate):
     class StockRestored(Aggregate.Event):
         user_id: UUID
         receipt_version: int
+        line_key: str
         line_index: int
         line_id: str | None
         product_id: str | None
@@ -198,7 +225,7 @@ class Order(Aggregate):
         refund_id: str | None
 
         def apply(self, aggregate: Any) -> None:
-            key = line_key(self.line_id, self.line_index)
+            key = self.line_key
             aggregate.out[key] = aggregate.out.get(key, 0) - self.quantity
             if self.refund_id is not None:
                 done = aggregate.refund_restored
@@ -224,11 +251,17 @@ class Order(Aggregate):
         self.external_id = external_id
         self.bodies: set[str] = set()
         self.platform_events: set[str] = set()
+        # What the snapshots say, latest first (see note_snapshot).
         self.latest_key: tuple[datetime, int, str] | None = None
+        self.latest_platform_status: str | None = None
+        self.known_key: tuple[datetime, int, str] | None = None
+        self.known_status: str | None = None
+        self.ever_sale = False
+        # What the ledger recorded.
         self.sale_version: int | None = None
         self.status: str | None = None
         self.platform_status: str | None = None
-        self.sale: dict[str, Any] = {}
+        self.details: dict[str, Any] = {}
         self.refunds: dict[str, Refund] = {}
         self.deleted = False
         self.out: dict[str, int] = {}
@@ -241,8 +274,21 @@ class Order(Aggregate):
 
     @property
     def lines(self) -> tuple[OrderLine, ...]:
-        lines: tuple[OrderLine, ...] = self.sale.get("lines", ())
+        lines: tuple[OrderLine, ...] = self.details.get("lines", ())
         return lines
+
+    def note_snapshot(
+        self, key: tuple[datetime, int, str], status: str | None, platform_status: str
+    ) -> None:
+        """Fold one snapshot's status into what the set of snapshots says (order-free)."""
+        if self.latest_key is None or key > self.latest_key:
+            self.latest_key = key
+            self.latest_platform_status = platform_status
+        if status is not None and (self.known_key is None or key > self.known_key):
+            self.known_key = key
+            self.known_status = status
+        # Once any snapshot shows a sale (or its cancellation or refund), the order is a sale.
+        self.ever_sale = self.ever_sale or status in ("sale", "cancelled", "refunded")
 
     # -- commands -------------------------------------------------------------------------
 
@@ -264,8 +310,8 @@ class Order(Aggregate):
         receipt = self._record_receipt(delivery, "snapshot", snapshot.platform_status, snapshot)
         was_sale, before = self.is_sale, self.version
         self._record_refunds(receipt, snapshot.refunds)
-        if newer:
-            self._apply_snapshot(receipt, snapshot)
+        fresh = {name: getattr(snapshot, name) for name in SALE_FIELDS} if newer else None
+        self._settle_sale(receipt, fresh)
         if restored and self.deleted:
             self.trigger_event(
                 self.RestoredOnPlatform, user_id=self.user_id, receipt_version=receipt
@@ -320,33 +366,39 @@ class Order(Aggregate):
         )
         return self.latest_key is None or key > self.latest_key
 
-    def _apply_snapshot(self, receipt: int, snapshot: OrderSnapshot) -> None:
-        fields = {name: getattr(snapshot, name) for name in SALE_FIELDS}
-        if not self.is_sale:
-            if snapshot.status in ("pending", None):
-                return
+    def _settle_sale(self, receipt: int, fresh: dict[str, Any] | None) -> None:
+        """Bring the sale to what the snapshots say, whatever order they came in.
+
+        The order is a sale once any snapshot shows it as one; its status is that of the
+        newest snapshot whose status we know (an unknown one changes only the platform
+        status shown); its details (lines, amounts, customer) are the newest snapshot's,
+        ``fresh`` when this delivery is the newest.
+        """
+        details = fresh if fresh is not None else self.details
+        status, platform_status = self.known_status, self.latest_platform_status
+        if not self.is_sale and self.ever_sale and status and platform_status:
             self.trigger_event(
                 self.SaleRecorded,
                 user_id=self.user_id,
                 receipt_version=receipt,
-                status=snapshot.status,
-                platform_status=snapshot.platform_status,
-                **fields,
+                status=status,
+                platform_status=platform_status,
+                **details,
             )
             return
-        if fields != self.sale:
-            self.trigger_event(
-                self.SaleAmended, user_id=self.user_id, receipt_version=receipt, **fields
-            )
-        # A status we do not know keeps the ledger's status; only the platform's changes.
-        status = snapshot.status or self.status
-        if (status, snapshot.platform_status) != (self.status, self.platform_status):
+        if details != self.details:
+            event = self.SaleAmended if self.is_sale else self.DetailsNoted
+            self.trigger_event(event, user_id=self.user_id, receipt_version=receipt, **details)
+        if not self.is_sale or platform_status is None:
+            return
+        status = status or self.status
+        if (status, platform_status) != (self.status, self.platform_status):
             self.trigger_event(
                 self.SaleStatusChanged,
                 user_id=self.user_id,
                 receipt_version=receipt,
                 status=status,
-                platform_status=snapshot.platform_status,
+                platform_status=platform_status,
             )
 
     def _record_refunds(self, receipt: int, refunds: tuple[Refund, ...]) -> None:
@@ -386,6 +438,7 @@ class Order(Aggregate):
             verification=delivery.verification,
             body_sha256=delivery.body_sha256,
             platform_status=platform_status,
+            status=snapshot.status if snapshot else None,
             modified_at=snapshot.modified_at if snapshot else None,
         )
         return self.version
@@ -393,9 +446,9 @@ class Order(Aggregate):
     def _outcome(self, was_sale: bool, before: int) -> Outcome:
         if self.is_sale and not was_sale:
             return "recorded"
-        if self.version > before:
-            return "updated"
-        return "duplicate" if self.is_sale else "received"
+        if not self.is_sale:
+            return "received"
+        return "updated" if self.version > before else "duplicate"
 
     def _settle_stock(self, receipt: int, reason: str) -> None:
         holds = self.is_sale and holds_stock(self.platform, self.status)
@@ -406,7 +459,7 @@ class Order(Aggregate):
         if not holds:
             return
         for move in plan_refund_restocks(
-            self.lines, self.refunds, self.out, self.moved, self.refund_restored
+            self.platform, self.lines, self.refunds, self.out, self.moved, self.refund_restored
         ):
             self._move(receipt, move)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aggregates.lifecycle import line_key, movement
+from aggregates.lifecycle import line_keys, movement
 from aggregates.values import OrderLine, Refund
 
 
@@ -42,17 +42,19 @@ def plan_settle(
 ) -> list[Move]:
     """Moves that bring every line to its target (new lines, edits, status changes)."""
     targets: dict[str, tuple[Mapping[str, Any], int]] = {}
-    for index, line in enumerate(lines):
-        identity = movement(line, index, platform)
-        if identity is None:
+    for index, (line, key) in enumerate(zip(lines, line_keys(lines, platform), strict=True)):
+        if key is None:
             continue
-        key = line_key(line.line_id, index)
         want = (line.quantity if holds else 0) - _restored_by_refunds(refund_restored, key)
-        targets[key] = (identity, max(want, 0))
+        targets[key] = (movement(line, index, key, platform), max(want, 0))
     moves = []
     for key in sorted(set(out) | set(targets)):
         have = out.get(key, 0)
         target, want = targets.get(key, (moved.get(key) or {}, 0))
+        if have and moved[key]["product_ref"] != target["product_ref"]:
+            # The line now names another product: give the old one back, take the new one.
+            moves.append(Move(False, moved[key], have, reason))
+            have = 0
         if want > have:
             moves.append(Move(True, target, want - have, reason))
         elif want < have:
@@ -61,6 +63,7 @@ def plan_settle(
 
 
 def plan_refund_restocks(
+    platform: str,
     lines: tuple[OrderLine, ...],
     refunds: Mapping[str, Refund],
     out: Mapping[str, int],
@@ -72,7 +75,10 @@ def plan_refund_restocks(
     Only what is actually out can come back, so a refund is never counted twice and never
     restocks a line the sale does not hold (a refund that arrived before its order waits).
     """
-    keys = {line.line_id: line_key(line.line_id, i) for i, line in enumerate(lines)}
+    keys: dict[str, str] = {}
+    for line, key in zip(lines, line_keys(lines, platform), strict=True):
+        if line.line_id and key is not None:
+            keys.setdefault(line.line_id, key)
     moves = []
     left = dict(out)
     for refund_id in sorted(refunds):

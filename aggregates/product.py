@@ -83,6 +83,8 @@ class Product(Aggregate):
 
     class RestoredOnPlatform(Aggregate.Event):
         user_id: UUID
+        platform: str
+        external_id: str
         receipt_version: int
 
         def apply(self, aggregate: Any) -> None:
@@ -112,7 +114,9 @@ class Product(Aggregate):
         )
         return "product_updated"
 
-    def update(self, delivery: Delivery, snapshot: ProductSnapshot) -> ProductOutcome:
+    def update(
+        self, delivery: Delivery, snapshot: ProductSnapshot, *, restored: bool = False
+    ) -> ProductOutcome:
         """Record the product as this delivery shows it, unless these exact bytes were seen."""
         if (snapshot.platform, snapshot.external_id) != (self.platform, self.external_id):
             raise ProductMismatchError(f"{snapshot.platform}:{snapshot.external_id}")
@@ -136,10 +140,14 @@ class Product(Aggregate):
             variants=snapshot.variants,
             **_delivery_fields(delivery),
         )
-        if self.deleted:
-            # Any later description of the product means it exists again (product.restored).
+        if restored and self.deleted:
+            # Only the restore notice brings it back: a late, older update must not.
             self.trigger_event(
-                self.RestoredOnPlatform, user_id=self.user_id, receipt_version=self.version
+                self.RestoredOnPlatform,
+                user_id=self.user_id,
+                platform=self.platform,
+                external_id=self.external_id,
+                receipt_version=self.version,
             )
         return "product_updated"
 

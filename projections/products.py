@@ -22,6 +22,9 @@ ON CONFLICT (user_id, product_ref) DO UPDATE SET
     platform_status = EXCLUDED.platform_status, modified_at = EXCLUDED.modified_at,
     updated_at = EXCLUDED.updated_at, source_notification_id = EXCLUDED.source_notification_id,
     product_id = EXCLUDED.product_id
+-- Deliveries arrive out of order: an update built before the one shown changes nothing.
+WHERE products.modified_at IS NULL OR EXCLUDED.modified_at IS NULL
+    OR EXCLUDED.modified_at >= products.modified_at
 """
 
 _COLUMNS = """
@@ -34,6 +37,8 @@ _DELETED = """
 UPDATE products SET deleted_on_platform = $4, updated_at = $5
 WHERE user_id = $1 AND platform = $2 AND (external_id = $3 OR parent_id = $3)
 """
+# A variation restored alone must not bring back its parent or its siblings, so a restore
+# reaches exactly what a deletion of the same product reached, never more.
 
 
 class ProductsProjection:
@@ -49,18 +54,8 @@ class ProductsProjection:
                 await self._flag(conn, e, isinstance(e, Product.DeletedOnPlatform))
 
     async def _flag(self, conn: Any, e: Any, deleted: bool) -> None:
-        platform = getattr(e, "platform", None)
-        external_id = getattr(e, "external_id", None)
-        if platform is None:  # RestoredOnPlatform names only the aggregate
-            row = await conn.fetchrow(
-                "SELECT platform, coalesce(parent_id, external_id) AS external_id"
-                " FROM products WHERE product_id = $1 LIMIT 1",
-                e.originator_id,
-            )
-            if row is None:
-                return
-            platform, external_id = row["platform"], row["external_id"]
-        await conn.execute(_DELETED, e.user_id, platform, external_id, deleted, e.timestamp)
+        # The product's own entries, and a parent's variations with it.
+        await conn.execute(_DELETED, e.user_id, e.platform, e.external_id, deleted, e.timestamp)
 
     async def _updated(self, conn: Any, recorded: Recorded) -> None:
         e = recorded.event

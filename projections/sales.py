@@ -21,10 +21,12 @@ VALUES ($1, $2, $3, $4, $5::jsonb)
 _INSERT_SALE = """
 INSERT INTO sales (sale_id, user_id, platform, external_id, status, platform_status,
     customer_name, customer_email, lines, subtotal, shipping, tax, discount, total, currency,
-    payment_method, recorded_at, updated_at, source_version, source, refunded)
+    payment_method, recorded_at, updated_at, source_version, source, refunded,
+    deleted_on_platform)
 SELECT $1, $2, r.source->>'platform', r.source->>'external_id', $3, $4, $5, $6, $7::jsonb,
     $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, r.source,
-    (SELECT coalesce(sum(amount), 0) FROM sale_refunds WHERE order_id = $1)
+    (SELECT coalesce(sum(amount), 0) FROM sale_refunds WHERE order_id = $1),
+    coalesce((SELECT deleted FROM order_deletions WHERE order_id = $1), false)
 FROM sale_receipts r WHERE r.order_id = $1 AND r.originator_version = $16
 """
 
@@ -47,6 +49,11 @@ VALUES ($1, $2, $3, $4, $5, $6)
 _ADD_REFUND = "UPDATE sales SET refunded = refunded + $2, updated_at = $3 WHERE sale_id = $1"
 
 _DELETED = "UPDATE sales SET deleted_on_platform = $2, updated_at = $3 WHERE sale_id = $1"
+
+_REMEMBER_DELETED = """
+INSERT INTO order_deletions (order_id, deleted) VALUES ($1, $2)
+ON CONFLICT (order_id) DO UPDATE SET deleted = EXCLUDED.deleted
+"""
 
 _COLUMNS = """
 sale_id, platform, external_id, status, platform_status, customer_name, customer_email,
@@ -129,6 +136,7 @@ class SalesProjection:
             await conn.execute(_ADD_REFUND, e.originator_id, e.amount, e.timestamp)
         elif isinstance(e, Order.DeletedOnPlatform | Order.RestoredOnPlatform):
             deleted = isinstance(e, Order.DeletedOnPlatform)
+            await conn.execute(_REMEMBER_DELETED, e.originator_id, deleted)
             await conn.execute(_DELETED, e.originator_id, deleted, e.timestamp)
 
     async def _platform(self, conn: Any, order_id: UUID) -> str:

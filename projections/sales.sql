@@ -48,3 +48,9 @@ CREATE TABLE IF NOT EXISTS sale_refunds (
     notification_id bigint NOT NULL UNIQUE,
     PRIMARY KEY (order_id, refund_id)
 );
+
+-- Deletion marks may arrive before the order is a sale; the sale starts with them.
+CREATE TABLE IF NOT EXISTS order_deletions (
+    order_id uuid PRIMARY KEY,
+    deleted boolean NOT NULL
+);

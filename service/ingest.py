@@ -110,8 +110,9 @@ class Ingestor:
             )
         if what == "product":
             snapshot = adapter.product_from_json(doc)
+            restored = (delivery.topic or "").lower() in ("product.restored",)
             return await self._product(
-                d, snapshot.external_id, lambda p: p.update(delivery, snapshot)
+                d, snapshot.external_id, lambda p: p.update(delivery, snapshot, restored=restored)
             )
         gone = adapter.deleted_from_json(doc)
         return await self._product(d, gone.external_id, lambda p: p.delete(delivery))

@@ -140,7 +140,12 @@ def _transactions(doc: Mapping[str, Any], prefix: str) -> Decimal:
         kind = text(item.get("kind"), f"{path}.kind")
         status = text(item.get("status"), f"{path}.status")
         if kind == "refund" and status == "success":
-            total += money(item.get("amount"), f"{path}.amount")
+            amount = money(item.get("amount"), f"{path}.amount")
+            if amount < 0:
+                raise PayloadError(
+                    "invalid_field", f"{path}.amount", "a refund transaction cannot be negative"
+                )
+            total += amount
     return total
 
 

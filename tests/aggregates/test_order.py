@@ -129,7 +129,7 @@ def test_statuses_that_are_not_sales_yet_move_nothing():
     for status in ("pending", "failed", "checkout-draft"):
         _, events, outcomes = run(("a", snapshot(status=status)))
         assert outcomes == ["received"]
-        assert names(events) == ["Opened", "OrderReceived"]
+        assert names(events) == ["Opened", "OrderReceived", "DetailsNoted"]
 
 
 def test_cancelled_first_is_a_cancelled_sale_without_stock():

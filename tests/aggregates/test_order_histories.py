@@ -35,6 +35,11 @@ WOO_PATHS = [
     ["processing", "cancelled", "processing", "completed"],
     ["pending", "failed", "pending", "processing"],
     ["on-hold", "shipped", "completed"],
+    ["processing", "shipped"],
+    ["processing", "pending"],
+    ["on-hold", "failed"],
+    ["pending", "cancelled"],
+    ["processing", "trash"],
 ]
 WOO_STATUS = {
     "processing": "sale",
@@ -105,6 +110,8 @@ def woo_history(draw: st.DrawFn) -> list[Step]:
         if status in ("completed", "refunded", "cancelled") and draw(st.booleans()):
             refunds.append(Refund(str(700 + i), Decimal("1.50"), (), None))
         at = T0 + timedelta(seconds=0 if same_second and i < 2 else i)
+        if i and draw(st.booleans()):  # the merchant edits the order: lines change
+            base = replace(base, lines=_lines(draw))
         snap = replace(
             base,
             status=WOO_STATUS.get(status),
@@ -150,6 +157,13 @@ def shopify_history(draw: st.DrawFn) -> list[Step]:
             refunds.append(refund)
             steps.append(("refund", _delivery(f"refund-{i}", f"ev-r{i}"), refund))
         status = "cancelled" if i == 3 else "sale"
+        if i and draw(st.booleans()):  # an order edit adds a line
+            extra = OrderLine(
+                str(990 + i), "77", "7701", None, "added", 1, Decimal("1"), Decimal("1")
+            )
+            base = replace(base, lines=(*base.lines, extra))
+            ids.append(extra.line_id)
+            left[extra.line_id] = 1
         snap = replace(
             base, status=status, modified_at=T0 + timedelta(minutes=i), refunds=tuple(refunds)
         )
@@ -181,7 +195,7 @@ def _projected(order: Order, events: list[Any]) -> dict[str, Any]:
             stock[e.product_ref] += e.quantity
     return {
         "status": (order.status, order.platform_status),
-        "sale": order.sale,
+        "sale": order.details if order.is_sale else None,
         "refunded": sum((r.amount for r in order.refunds.values()), Decimal(0)),
         "refund_ids": sorted(order.refunds),
         "stock": {ref: n for ref, n in stock.items() if n},

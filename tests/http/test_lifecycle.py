@@ -270,3 +270,77 @@ async def test_shopify_product_topics_go_to_the_catalogue(client, merchant: Merc
     )
     resp = await client.get("/api/products", headers=merchant.auth)
     assert all(p["deleted_on_platform"] for p in (await resp.json())["items"])
+
+
+async def test_a_deletion_before_the_sale_still_shows_on_the_sale(client, merchant: Merchant):
+    await _post(
+        client, merchant.woo_orders(), {"id": 31}, **{"X-WC-Webhook-Topic": "order.deleted"}
+    )
+    await _post(client, merchant.woo_orders(), woo_order(31, "processing"))
+    assert (await _sale(client, merchant))["deleted_on_platform"] is True
+
+
+def _woo_product(pid: int, modified: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": pid,
+        "name": f"P{pid}",
+        "type": "variation",
+        "parent_id": 205,
+        "date_modified_gmt": modified,
+        "manage_stock": True,
+        "stock_quantity": 5,
+        **extra,
+    }
+
+
+async def test_restoring_one_variation_restores_only_it(client, merchant: Merchant):
+    parent = {"id": 205, "name": "Parent", "type": "variable", "date_modified_gmt": _at(0)}
+    await _post(client, merchant.woo_products(), parent)
+    for pid in (295, 296):
+        await _post(client, merchant.woo_products(), _woo_product(pid, _at(0)))
+    for pid in (295, 205):
+        await _post(
+            client,
+            merchant.woo_products(),
+            {"id": pid},
+            **{"X-WC-Webhook-Topic": "product.deleted"},
+        )
+    await _post(
+        client,
+        merchant.woo_products(),
+        _woo_product(295, _at(5)),
+        **{"X-WC-Webhook-Topic": "product.restored"},
+    )
+    items = (await (await client.get("/api/products", headers=merchant.auth)).json())["items"]
+    deleted = {p["external_id"]: p["deleted_on_platform"] for p in items}
+    assert deleted == {"205": True, "295": False, "296": True}
+
+
+async def test_a_late_older_product_update_changes_nothing(client, merchant: Merchant):
+    newer = _woo_product(400, _at(11), name="New name", price="2.00")
+    older = _woo_product(400, _at(10), name="Old name", price="1.00")
+    await _post(client, merchant.woo_products(), newer)
+    await _post(
+        client, merchant.woo_products(), {"id": 400}, **{"X-WC-Webhook-Topic": "product.deleted"}
+    )
+    await _post(client, merchant.woo_products(), older, **{"X-WC-Webhook-Topic": "product.updated"})
+    [product] = (await (await client.get("/api/products", headers=merchant.auth)).json())["items"]
+    assert (product["name"], product["price"], product["deleted_on_platform"]) == (
+        "New name",
+        "2.00",
+        True,
+    )
+
+
+async def test_a_negative_refund_transaction_is_quarantined(client, merchant: Merchant):
+    body = {
+        "id": 11,
+        "order_id": 8001,
+        "refund_line_items": [],
+        "transactions": [{"amount": "-5", "kind": "refund", "status": "success"}],
+    }
+    resp = await client.post(
+        merchant.shopify_orders(), json=body, headers={"X-Shopify-Topic": "refunds/create"}
+    )
+    assert resp.status == 202
+    assert (await resp.json())["field"] == "transactions[0].amount"
