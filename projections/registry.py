@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from projections.base import Projection
 from projections.lookup import LookupProjection
+from projections.owners import OwnersProjection
 from projections.products import ProductsProjection
 from projections.sales import SalesProjection
 from projections.stock import StockProjection
 
 
 def all_projections() -> list[Projection]:
-    return [SalesProjection(), StockProjection(), LookupProjection(), ProductsProjection()]
+    return [
+        SalesProjection(),
+        StockProjection(),
+        LookupProjection(),
+        ProductsProjection(),
+        OwnersProjection(),
+    ]

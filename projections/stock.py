@@ -6,15 +6,19 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from aggregates.order import Order
 from aggregates.product import Product
+from aggregates.stock_adjustment import StockAdjustment
 from projections.base import Recorded, topics
 from projections.catalogue import entries
 
 _INSERT_MOVEMENT = """
 INSERT INTO stock_movements (notification_id, user_id, product_ref, delta, kind,
-    originator_id, originator_version, line_index, reason, occurred_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    originator_id, originator_version, line_index, reason, occurred_at, topic,
+    receipt_version, refund_id, actor)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 """
 
 # A product first seen in a sale gets the line's name and SKU; the catalogue's win later.
@@ -53,15 +57,26 @@ def split_ref(product_ref: str) -> tuple[str, str]:
 
 class StockProjection:
     name = "stock"
-    topics = topics(Order.StockDeducted, Order.StockRestored, Product.ProductUpdated)
+    topics = topics(
+        Order.StockDeducted,
+        Order.StockRestored,
+        StockAdjustment.StockAdjusted,
+        Product.ProductUpdated,
+    )
 
     async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:
         for recorded in batch:
             event = recorded.event
             if isinstance(event, Order.StockDeducted):
-                await self._move(conn, recorded, -event.quantity, "deducted", None)
+                await self._move(conn, recorded, _order_move(event, -event.quantity, "deducted"))
             elif isinstance(event, Order.StockRestored):
-                await self._move(conn, recorded, event.quantity, "restored", event.reason)
+                move = _order_move(event, event.quantity, "restored")
+                move.update(reason=event.reason, refund_id=event.refund_id)
+                await self._move(conn, recorded, move)
+            elif isinstance(event, StockAdjustment.StockAdjusted):
+                move = _blank_move(event.by, "adjusted")
+                move.update(reason=event.reason, actor=event.actor)
+                await self._move(conn, recorded, move)
             elif isinstance(event, Product.ProductUpdated):
                 for entry in entries(event):
                     await conn.execute(
@@ -76,22 +91,24 @@ class StockProjection:
                         event.timestamp,
                     )
 
-    async def _move(
-        self, conn: Any, recorded: Recorded, delta: int, kind: str, reason: str | None
-    ) -> None:
+    async def _move(self, conn: Any, recorded: Recorded, move: dict[str, Any]) -> None:
         e = recorded.event
         await conn.execute(
             _INSERT_MOVEMENT,
             recorded.notification_id,
             e.user_id,
             e.product_ref,
-            delta,
-            kind,
+            move["delta"],
+            move["kind"],
             e.originator_id,
             e.originator_version,
-            e.line_index,
-            reason,
+            move["line_index"],
+            move["reason"],
             e.timestamp,
+            get_topic(type(e)),
+            move["receipt_version"],
+            move["refund_id"],
+            move["actor"],
         )
         platform, external_id = split_ref(e.product_ref)
         await conn.execute(
@@ -100,11 +117,32 @@ class StockProjection:
             e.product_ref,
             platform,
             external_id,
-            e.sku,
-            e.name,
-            delta,
+            move["sku"],
+            move["name"],
+            move["delta"],
             e.timestamp,
         )
+
+
+def _blank_move(delta: int, kind: str) -> dict[str, Any]:
+    """A movement's columns beyond the event's envelope; what a kind has not, stays null."""
+    return {
+        "delta": delta,
+        "kind": kind,
+        "line_index": None,
+        "reason": None,
+        "receipt_version": None,
+        "refund_id": None,
+        "actor": None,
+        "sku": None,
+        "name": None,
+    }
+
+
+def _order_move(e: Any, delta: int, kind: str) -> dict[str, Any]:
+    move = _blank_move(delta, kind)
+    move.update(line_index=e.line_index, receipt_version=e.receipt_version, sku=e.sku, name=e.name)
+    return move
 
 
 def _level(row: Any) -> dict[str, Any]:
@@ -145,3 +183,63 @@ async def movements_total(conn: Any, user_id: UUID, product_ref: str) -> int:
         product_ref,
     )
     return int(value)
+
+
+_HISTORY = """
+SELECT notification_id, kind, delta, reason, topic, originator_id, originator_version,
+    receipt_version, line_index, refund_id, actor, occurred_at, balance
+FROM (
+    SELECT *, sum(delta) OVER (ORDER BY notification_id) AS balance
+    FROM stock_movements WHERE user_id = $1 AND product_ref = $2
+) m
+WHERE notification_id > $3 ORDER BY notification_id LIMIT $4
+"""
+
+
+def _movement(row: Any) -> dict[str, Any]:
+    adjusted = row["kind"] == "adjusted"
+    cause = str(row["originator_id"])
+    return {
+        "notification_id": row["notification_id"],
+        "kind": row["kind"],
+        "delta": row["delta"],
+        "balance": int(row["balance"]),
+        "reason": row["reason"],
+        "topic": row["topic"],
+        "event": row["topic"].rpartition(".")[2],
+        "originator_id": cause,
+        "originator_version": row["originator_version"],
+        "sale_id": None if adjusted else cause,
+        "adjustment_id": cause if adjusted else None,
+        "receipt_version": row["receipt_version"],
+        "line_index": row["line_index"],
+        "refund_id": row["refund_id"],
+        "actor": row["actor"],
+        "occurred_at": row["occurred_at"].isoformat(),
+    }
+
+
+async def stock_history(
+    conn: Any, user_id: UUID, product_ref: str, *, after: int = 0, limit: int = 1000
+) -> tuple[list[dict[str, Any]], int | None]:
+    """A product's movements in log order, each with the running balance after it.
+
+    The balance counts from the first movement, whatever page this is; the caller reads the
+    level in the same snapshot to show that the final balance is the level.
+    """
+    rows = await conn.fetch(_HISTORY, user_id, product_ref, after, limit + 1)
+    page = rows[:limit]
+    next_after = page[-1]["notification_id"] if len(rows) > limit else None
+    return [_movement(r) for r in page], next_after
+
+
+async def discrepancies(conn: Any, user_id: UUID) -> list[dict[str, Any]]:
+    """Products whose ledger stock differs from the count the platform last reported."""
+    rows = await conn.fetch(
+        "SELECT product_ref, name, quantity, platform_reported_quantity,"
+        " platform_reported_at FROM stock_levels"
+        " WHERE user_id = $1 AND platform_reported_quantity IS NOT NULL"
+        " AND quantity <> platform_reported_quantity ORDER BY product_ref",
+        user_id,
+    )
+    return [dict(r) for r in rows]

@@ -10,6 +10,12 @@ CREATE TABLE IF NOT EXISTS stock_movements (
     line_index integer,
     reason text,
     occurred_at timestamptz NOT NULL,
+    -- The event that moved it (for the audit trail), and for an order's movement the receipt
+    -- that caused it and the refund, if any; for an adjustment who made it.
+    topic text NOT NULL,
+    receipt_version bigint,
+    refund_id text,
+    actor text,
     UNIQUE (originator_id, originator_version)
 );
 

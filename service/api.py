@@ -224,3 +224,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/products", list_products)
     app.router.add_get("/api/inbox", list_inbox)
     app.router.add_get("/api/lookup/{platform}/orders/{external_id}", lookup_order)
+    # Imported here: its handlers build on this module's authentication and answers.
+    from service import api_audit
+
+    api_audit.add_routes(app)

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from service import bindings, inbox, users
+from service import bindings, cli_audit, cli_projections, inbox, users
 from service import secrets as signing
 from service.db import create_pool, ensure_database, mask_url, migrate
 from service.eventstore import EventStore
@@ -337,8 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
     again = ib_cmds.add_parser("reprocess", help="run quarantined deliveries again")
     again.add_argument("--user", required=True)
     again.add_argument("id", nargs="?", type=int)
+    _AREA_COMMANDS.update(cli_projections.register(top))
+    _AREA_COMMANDS.update(cli_audit.register(top))
     return parser
 
+
+# Commands of the areas that register themselves (ledger projections ...).
+_AREA_COMMANDS: dict[tuple[str, str], Command] = {}
 
 _ASYNC_COMMANDS: dict[tuple[str, str], Command] = {
     ("db", "migrate"): cmd_migrate,
@@ -355,6 +360,7 @@ _ASYNC_COMMANDS: dict[tuple[str, str], Command] = {
 }
 
 _EXPECTED = (
+    cli_projections.UnknownProjectionError,
     CommandError,
     users.UserExistsError,
     users.UnknownUserError,
@@ -371,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     if args.area == "serve":
         return cmd_serve(args, settings)
-    command = _ASYNC_COMMANDS[(args.area, args.command)]
+    command = {**_ASYNC_COMMANDS, **_AREA_COMMANDS}[(args.area, args.command)]
     try:
         return asyncio.run(command(args, settings))
     except _EXPECTED as exc:

@@ -1,8 +1,10 @@
 """Connections, database creation and schema migrations.
 
-Each owner keeps its SQL next to it; ``MIGRATIONS`` lists the files in the order they are
-applied. A file is applied once and recorded; migrations run under an advisory lock so that
-several processes starting together do not race.
+Each owner keeps its SQL next to it; ``MIGRATIONS`` lists the service's files in the order
+they are applied. A file is applied once and recorded; migrations run under an advisory lock
+so that several processes starting together do not race. Projections are not migrated: each
+lives in a schema of its own and is rebuilt from the log when its version changes (see
+service/projection_schemas.py).
 """
 
 from __future__ import annotations
@@ -23,10 +25,6 @@ log = logging.getLogger(__name__)
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     ("service", "sql/event_store.sql"),
     ("service", "sql/users.sql"),
-    ("projections", "sales.sql"),
-    ("projections", "stock.sql"),
-    ("projections", "lookup.sql"),
-    ("projections", "products.sql"),
     ("service", "sql/projection_failures.sql"),
     ("service", "sql/connections.sql"),
 )
@@ -113,6 +111,8 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
     applied: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
     try:
+        # The service's own tables live in public, whatever the database's search_path says.
+        await conn.execute("SET search_path TO public")
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " name text PRIMARY KEY, sha256 text NOT NULL,"
@@ -132,6 +132,9 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
                     hashlib.sha256(sql.encode()).hexdigest(),
                 )
             applied.append(name)
+        from service.projection_schemas import ensure_projection_schemas
+
+        applied += await ensure_projection_schemas(conn)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
     return applied

@@ -38,6 +38,16 @@ SELECT originator_id, originator_version, topic, state FROM stored_events
 WHERE originator_id = $1 ORDER BY originator_version
 """
 
+_SELECT_AGGREGATE_RECORDED = """
+SELECT notification_id, originator_id, originator_version, topic, state FROM stored_events
+WHERE originator_id = $1 ORDER BY originator_version
+"""
+
+_SELECT_POSITIONS = """
+SELECT notification_id, originator_id, originator_version, topic, state FROM stored_events
+WHERE notification_id = ANY($1::bigint[]) ORDER BY notification_id
+"""
+
 _SELECT_AFTER = """
 SELECT notification_id, originator_id, originator_version, topic, state FROM stored_events
 WHERE notification_id > $1 AND ($3::text[] IS NULL OR topic = ANY($3::text[]))
@@ -113,6 +123,22 @@ class EventStore:
             )
             for r in rows
         ]
+
+    async def load_recorded(self, conn: asyncpg.Connection, originator_id: UUID) -> list[Recorded]:
+        """One aggregate's events in version order, each with its position in the log."""
+        rows = await conn.fetch(_SELECT_AGGREGATE_RECORDED, originator_id)
+        return [self._recorded(r) for r in rows]
+
+    async def read_positions(
+        self, conn: asyncpg.Connection, notification_ids: Sequence[int]
+    ) -> list[Recorded]:
+        """The events at these positions, in log order."""
+        rows = await conn.fetch(_SELECT_POSITIONS, list(notification_ids))
+        return [self._recorded(r) for r in rows]
+
+    def _recorded(self, r: Any) -> Recorded:
+        stored = StoredEvent(r["originator_id"], r["originator_version"], r["topic"], r["state"])
+        return Recorded(r["notification_id"], self.mapper.to_domain_event(stored))
 
     async def head(self, conn: asyncpg.Connection) -> int:
         value = await conn.fetchval("SELECT max(notification_id) FROM stored_events")

@@ -2,14 +2,19 @@
 
 Each batch is applied with the projection's new position in one transaction, after taking
 the position row FOR UPDATE, so an event is applied exactly once even if the process dies
-mid-batch or several runners share one database. LISTEN/NOTIFY wakes it as soon as events
-are committed; a poll interval covers lost notifications and reconnects.
+mid-batch (the transaction simply never commits) or several runners share one database.
+Per projection, one runner is active: it holds a session advisory lock, which PostgreSQL
+releases the moment its connection dies, so a standby runner takes over within a poll
+interval. LISTEN/NOTIFY wakes the active runners as soon as events commit; polling covers
+lost notifications and reconnects. A projection whose stored version differs from its code
+is rebuilt beside the live one before the runner serves it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +27,45 @@ from service.eventstore import CHANNEL, EventStore
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+# The first key of the two-key advisory lock: "LE"dger projections.
+_LOCK_SPACE = 0x4C45
+
+
+def lock_key(name: str) -> int:
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+async def apply_batch(conn: Any, projection: Projection, batch: list[Recorded]) -> None:
+    """Apply a batch inside the caller's transaction; an event the projection cannot apply
+    on its own is set aside (kept in projection_failures) rather than stalling it forever."""
+    try:
+        async with conn.transaction():  # a savepoint: a failure leaves the batch clean
+            await projection.apply(conn, batch)
+        return
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise
+    for recorded in batch:
+        try:
+            async with conn.transaction():
+                await projection.apply(conn, [recorded])
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise
+            await _set_aside(conn, projection.name, recorded, exc)
+
+
+async def _set_aside(conn: Any, name: str, recorded: Recorded, exc: Exception) -> None:
+    log.error(
+        "projection %s skipped event %d: %s", name, recorded.notification_id, type(exc).__name__
+    )
+    await conn.execute(
+        "INSERT INTO projection_failures (name, notification_id, error) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING",
+        name,
+        recorded.notification_id,
+        f"{type(exc).__name__}: {exc}"[:2000],
+    )
 
 
 class ProjectionRunner:
@@ -34,16 +78,18 @@ class ProjectionRunner:
         poll_interval: float = 1.0,
     ) -> None:
         self.pool = pool
-        self.dsn = dsn
         self.store = store
         self.projections = list(projections)
+        self.dsn = dsn
         self.poll_interval = poll_interval
         self.positions: dict[str, int] = {}
-        self._wakeup = asyncio.Event()
+        self.active: set[str] = set()
+        self._wakeups = {p.name: asyncio.Event() for p in self.projections}
         self._progress = asyncio.Condition()
 
     def wake(self) -> None:
-        self._wakeup.set()
+        for event in self._wakeups.values():
+            event.set()
 
     async def catch_up(self) -> int:
         """Apply everything committed so far to every projection; returns events applied.
@@ -80,7 +126,7 @@ class ProjectionRunner:
                 head = await self.store.head(conn)
                 batch = await self.store.read_after(conn, position, BATCH_SIZE, projection.topics)
                 if batch:
-                    await self._apply(conn, projection, batch)
+                    await apply_batch(conn, projection, batch)
                 # Every event up to ``head`` had committed when it was read (commit order is
                 # id order), so a short batch means this projection has seen all it needs
                 # up to there; irrelevant events still advance its position.
@@ -99,40 +145,9 @@ class ProjectionRunner:
             if len(batch) < BATCH_SIZE:
                 return applied
 
-    async def _apply(self, conn: Any, projection: Projection, batch: list[Recorded]) -> None:
-        try:
-            async with conn.transaction():  # a savepoint: a failure leaves the batch clean
-                await projection.apply(conn, batch)
-            return
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise
-        # Something in the batch cannot be applied: apply one event at a time, and set
-        # aside the ones that fail on their own instead of stalling this read model forever.
-        for recorded in batch:
-            try:
-                async with conn.transaction():
-                    await projection.apply(conn, [recorded])
-            except Exception as exc:
-                if is_unavailable(exc):
-                    raise
-                await self._set_aside(conn, projection.name, recorded, exc)
-
-    async def _set_aside(self, conn: Any, name: str, recorded: Recorded, exc: Exception) -> None:
-        log.error(
-            "projection %s skipped event %d: %s", name, recorded.notification_id, type(exc).__name__
-        )
-        await conn.execute(
-            "INSERT INTO projection_failures (name, notification_id, error) VALUES ($1, $2, $3)"
-            " ON CONFLICT DO NOTHING",
-            name,
-            recorded.notification_id,
-            f"{type(exc).__name__}: {exc}"[:2000],
-        )
-
     async def _advanced(self, name: str, position: int) -> None:
         async with self._progress:
-            self.positions[name] = position
+            self.positions[name] = max(position, self.positions.get(name, 0))
             self._progress.notify_all()
 
     def reached(self, notification_id: int) -> bool:
@@ -141,49 +156,119 @@ class ProjectionRunner:
         return min(self.positions.values()) >= notification_id
 
     async def wait_for(self, notification_id: int, within: float) -> bool:
-        """Wait until every projection has applied ``notification_id``; False on timeout."""
+        """Wait until every projection has applied ``notification_id``; False on timeout.
+
+        Another process may be the active runner of some projection, so positions are also
+        read from the database while waiting.
+        """
         self.wake()
-        async with self._progress:
-            try:
-                await asyncio.wait_for(
-                    self._progress.wait_for(lambda: self.reached(notification_id)), within
-                )
-            except TimeoutError:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not self.reached(notification_id):
+            left = deadline - loop.time()
+            if left <= 0:
                 return False
+            async with self._progress:
+                try:
+                    await asyncio.wait_for(self._progress.wait(), min(left, 0.05))
+                except TimeoutError:
+                    pass
+            if len(self.active) < len(self.projections):
+                await self._read_positions()
         return True
 
+    async def _read_positions(self) -> None:
+        try:
+            async with self.pool.acquire() as conn:
+                rows = await conn.fetch("SELECT name, position FROM projection_positions")
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            return
+        for row in rows:
+            if row["name"] in self._wakeups:
+                await self._advanced(row["name"], row["position"])
+
     async def run(self) -> None:
-        """Run until cancelled, surviving database outages."""
+        """Run until cancelled, surviving database outages, one worker per projection."""
+        tasks = [asyncio.create_task(self._listen_forever())]
+        tasks += [asyncio.create_task(self._work(p)) for p in self.projections]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _work(self, projection: Projection) -> None:
         while True:
-            listener = None
+            conn = None
             try:
-                listener = await self._listen()
-                while True:
-                    await self.catch_up()
-                    await self._sleep()
+                conn = await asyncpg.connect(self.dsn, timeout=5)
+                if await conn.fetchval(
+                    "SELECT pg_try_advisory_lock($1, $2)", _LOCK_SPACE, lock_key(projection.name)
+                ):
+                    await self._serve(conn, projection)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if is_unavailable(exc):
+                    log.warning("projection %s: database unavailable", projection.name)
+                else:
+                    log.exception("projection %s failed; retrying", projection.name)
+            finally:
+                self.active.discard(projection.name)
+                if conn is not None:
+                    await _close_quietly(conn)
+            await asyncio.sleep(self.poll_interval)  # a standby, or after a failure
+
+    async def _serve(self, conn: Any, projection: Projection) -> None:
+        """The active runner of ``projection``: rebuild it if its version changed, then
+        keep it current until the connection fails."""
+        self.active.add(projection.name)
+        await self._ensure_version(conn, projection)
+        wakeup = self._wakeups[projection.name]
+        while True:
+            await self._catch_up_one(conn, projection)
+            try:
+                await asyncio.wait_for(wakeup.wait(), self.poll_interval)
+            except TimeoutError:
+                pass
+            wakeup.clear()
+
+    async def _ensure_version(self, conn: Any, projection: Projection) -> None:
+        from service.projection_schemas import rebuild, version_of
+
+        stored = await conn.fetchval(
+            "SELECT version FROM projection_positions WHERE name = $1", projection.name
+        )
+        if stored is not None and stored != version_of(projection):
+            log.warning(
+                "projection %s is at version %s, the code at %s: rebuilding",
+                projection.name,
+                stored,
+                version_of(projection),
+            )
+            await rebuild(self.dsn, self.store, projection)
+
+    async def _listen_forever(self) -> None:
+        while True:
+            conn = None
+            try:
+                conn = await asyncpg.connect(self.dsn, timeout=5)
+                closed = asyncio.Event()
+                conn.add_termination_listener(lambda *_, done=closed: done.set())
+                await conn.add_listener(CHANNEL, lambda *_: self.wake())
+                await closed.wait()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if not is_unavailable(exc):
-                    log.exception("projection runner failed; retrying")
-                else:
-                    log.warning("projection runner: database unavailable (%s)", type(exc).__name__)
-                await asyncio.sleep(self.poll_interval)
+                    log.exception("listener failed; retrying")
             finally:
-                if listener is not None:
-                    await _close_quietly(listener)
-
-    async def _listen(self) -> Any:
-        conn = await asyncpg.connect(self.dsn, timeout=5)
-        await conn.add_listener(CHANNEL, lambda *_: self._wakeup.set())
-        return conn
-
-    async def _sleep(self) -> None:
-        try:
-            await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
-        except TimeoutError:
-            pass
-        self._wakeup.clear()
+                if conn is not None:
+                    await _close_quietly(conn)
+            await asyncio.sleep(self.poll_interval)
 
 
 async def _close_quietly(conn: Any) -> None:

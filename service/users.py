@@ -179,3 +179,8 @@ class TokenCache:
             if hmac.compare_digest(known, digest):
                 return user_id
         return None
+
+
+async def name_of(conn: asyncpg.Connection, user_id: UUID) -> str | None:
+    name = await conn.fetchval("SELECT name FROM users WHERE user_id = $1", user_id)
+    return None if name is None else str(name)

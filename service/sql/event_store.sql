@@ -47,8 +47,11 @@ CREATE TRIGGER raw_deliveries_append_only
     FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
 
 -- Where each projection has got to in the log; updated in the same transaction as its tables.
+-- ``version`` is the projection code version its tables were built by; a runner that finds
+-- another version rebuilds them from the log before serving them.
 CREATE TABLE IF NOT EXISTS projection_positions (
     name text PRIMARY KEY,
     position bigint NOT NULL DEFAULT 0 CHECK (position >= 0),
+    version integer NOT NULL DEFAULT 1,
     updated_at timestamptz NOT NULL DEFAULT now()
 );

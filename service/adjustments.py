@@ -1,0 +1,142 @@
+"""Stock corrections as events: adjustments by hand, and reconciliation with the platform's
+own counts.
+
+Idempotency rests on the event table's primary key, as for deliveries (service/ingest.py):
+the adjustment's id comes from the caller's key, so two writers with one key race for the
+same aggregate versions and exactly one commits; the other reloads and sees a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from aggregates.stock_adjustment import (
+    AdjustmentOutcome,
+    StockAdjustment,
+    check_adjustment,
+    check_key,
+    check_product_ref,
+)
+from projections import stock
+from projections.base import Recorded
+from service.db import connection
+from service.eventstore import ConcurrencyConflictError, EventStore
+
+# Each conflict means another writer with the same key made progress; a few suffice.
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """What became of one adjustment request; ``notification_id`` is its event's position."""
+
+    status: AdjustmentOutcome
+    adjustment_id: UUID
+    product_ref: str
+    by: int
+    notification_id: int
+
+
+async def adjust(
+    pool: asyncpg.Pool,
+    store: EventStore,
+    user_id: UUID,
+    key: str,
+    product_ref: str,
+    by: int,
+    reason: str,
+    actor: str,
+) -> Adjustment:
+    """Append one ``StockAdjusted`` for this key, or report the one already appended.
+
+    Raises InvalidAdjustmentError for bad input (before touching the database) and
+    AdjustmentConflictError when the key was used for another adjustment.
+    """
+    check_key(key)
+    check_product_ref(product_ref)
+    check_adjustment(by, reason)
+    adjustment_id = StockAdjustment.create_id(user_id, key)
+    for _ in range(MAX_ATTEMPTS):
+        async with connection(pool) as conn:
+            history = await store.load_recorded(conn, adjustment_id)
+            aggregate = _replay(history) if history else StockAdjustment.open(user_id, key)
+            outcome = aggregate.adjust(product_ref, by, reason, actor)
+            pending = aggregate.collect_events()
+            if not pending:
+                return Adjustment(
+                    outcome, adjustment_id, product_ref, by, history[-1].notification_id
+                )
+            try:
+                async with conn.transaction():
+                    positions = await store.append(conn, pending)
+            except ConcurrencyConflictError:
+                continue
+            return Adjustment(outcome, adjustment_id, product_ref, by, positions[-1])
+    raise ConcurrencyConflictError(f"adjustment {adjustment_id}: too many concurrent writers")
+
+
+def _replay(history: list[Recorded]) -> Any:
+    aggregate = None
+    for recorded in history:
+        aggregate = recorded.event.mutate(aggregate)
+    return aggregate
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """A product whose ledger stock differs from the count the platform last reported."""
+
+    product_ref: str
+    name: str | None
+    ledger: int
+    reported: int
+    reported_at: datetime
+
+    @property
+    def by(self) -> int:
+        return self.reported - self.ledger
+
+    @property
+    def reported_at_text(self) -> str:
+        return self.reported_at.astimezone(UTC).isoformat()
+
+    @property
+    def reason(self) -> str:
+        return f"reconcile to platform count {self.reported} reported at {self.reported_at_text}"
+
+    @property
+    def key(self) -> str:
+        """The same report of the same product always gives the same key: applied once."""
+        seed = f"{self.product_ref}\x1f{self.reported_at_text}\x1f{self.reported}"
+        return "reconcile:" + hashlib.sha256(seed.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def discrepancies(pool: asyncpg.Pool, user_id: UUID) -> list[Discrepancy]:
+    async with connection(pool) as conn:
+        rows = await stock.discrepancies(conn, user_id)
+    return [
+        Discrepancy(
+            r["product_ref"],
+            r["name"],
+            int(r["quantity"]),
+            int(r["platform_reported_quantity"]),
+            r["platform_reported_at"],
+        )
+        for r in rows
+    ]
+
+
+async def reconcile(
+    pool: asyncpg.Pool, store: EventStore, user_id: UUID, found: list[Discrepancy], actor: str
+) -> list[Adjustment]:
+    """Bring each product to the platform's count, once per report."""
+    return [
+        await adjust(pool, store, user_id, d.key, d.product_ref, d.by, d.reason, actor)
+        for d in found
+    ]

@@ -1,0 +1,134 @@
+"""The audit API: stock adjustments, stock history, sale traces and the event export.
+
+Thin handlers over service/adjustments.py and service/audit.py; authenticated like the rest
+of the query API, and every user sees only their own data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from aggregates.stock_adjustment import (
+    MAX_KEY_LENGTH,
+    AdjustmentConflictError,
+    InvalidAdjustmentError,
+)
+from projections import stock
+from service import adjustments, audit, users
+from service.api import authenticate, respond, text_param, uuid_param
+from service.db import connection
+from service.errors import ApiError, InvalidParameterError, NotFoundError
+from service.eventstore import EventStore
+from service.keys import POOL, RUNNER, SETTINGS
+
+MAX_PAGE = 1000
+DEFAULT_EVENTS_PAGE = 100
+MAX_POSITION = 2**63 - 1
+
+
+class IdempotencyConflictError(ApiError):
+    """This Idempotency-Key was already used for a different adjustment."""
+
+    status = 409
+    code = "idempotency_conflict"
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name, str(default))
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise InvalidParameterError(f"{name} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _idempotency_key(request: web.Request) -> str:
+    key = request.headers.get("Idempotency-Key")
+    if key is None or not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise InvalidParameterError(
+            f"the Idempotency-Key header is required: 1 to {MAX_KEY_LENGTH} characters"
+        )
+    return key
+
+
+async def _adjustment_body(request: web.Request) -> tuple[Any, Any]:
+    try:
+        doc = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise InvalidParameterError('the body must be JSON: {"by": int, "reason": str}') from None
+    if not isinstance(doc, dict):
+        raise InvalidParameterError('the body must be a JSON object: {"by": int, "reason": str}')
+    return doc.get("by"), doc.get("reason")
+
+
+async def post_adjustment(request: web.Request) -> web.Response:
+    user_id = await authenticate(request)
+    product_ref = request.match_info["product_ref"]
+    key = _idempotency_key(request)
+    by, reason = await _adjustment_body(request)
+    pool = request.app[POOL]
+    async with connection(pool) as conn:
+        name = await users.name_of(conn, user_id)
+    try:
+        done = await adjustments.adjust(
+            pool, EventStore(), user_id, key, product_ref, by, reason, f"api:{name}"
+        )
+    except InvalidAdjustmentError as exc:
+        raise InvalidParameterError(str(exc)) from None
+    except AdjustmentConflictError:
+        raise IdempotencyConflictError() from None
+    runner = request.app[RUNNER]
+    if runner is not None:
+        await runner.wait_for(done.notification_id, request.app[SETTINGS].read_your_writes_timeout)
+    async with connection(pool) as conn:
+        level = await stock.get_stock(conn, user_id, done.product_ref)
+    body = {
+        "status": done.status,
+        "adjustment_id": str(done.adjustment_id),
+        "product_ref": done.product_ref,
+        "by": done.by,
+        "quantity": None if level is None else level["quantity"],
+    }
+    return respond(body, status=201 if done.status == "adjusted" else 200)
+
+
+async def stock_history(request: web.Request) -> web.Response:
+    user_id = await authenticate(request)
+    product_ref = text_param(request, "product_ref")
+    after = _int_param(request, "after", 0, 0, MAX_POSITION)
+    limit = _int_param(request, "limit", MAX_PAGE, 1, MAX_PAGE)
+    async with connection(request.app[POOL]) as conn:
+        found = await audit.stock_history(conn, user_id, product_ref, after=after, limit=limit)
+    if found is None:
+        raise NotFoundError("no stock is recorded for this product")
+    return respond(found)
+
+
+async def sale_trace(request: web.Request) -> web.Response:
+    user_id = await authenticate(request)
+    sale_id = uuid_param(request, "sale_id")
+    try:
+        async with connection(request.app[POOL]) as conn:
+            found = await audit.trace(conn, EventStore(), user_id, sale_id)
+    except audit.TraceError:
+        raise NotFoundError("no such sale") from None
+    return respond(found)
+
+
+async def list_events(request: web.Request) -> web.Response:
+    user_id = await authenticate(request)
+    after = _int_param(request, "after", 0, 0, MAX_POSITION)
+    limit = _int_param(request, "limit", DEFAULT_EVENTS_PAGE, 1, MAX_PAGE)
+    async with connection(request.app[POOL]) as conn:
+        items, next_after = await audit.export_page(
+            conn, EventStore(), user_id, after=after, limit=limit
+        )
+    return respond({"items": items, "next_after": next_after})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/stock/{product_ref}/adjustments", post_adjustment)
+    app.router.add_get("/api/stock/{product_ref}/history", stock_history)
+    app.router.add_get("/api/sales/{sale_id}/trace", sale_trace)
+    app.router.add_get("/api/events", list_events)
