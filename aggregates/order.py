@@ -24,6 +24,7 @@ from eventsourcing.domain import Aggregate
 
 from aggregates.ids import order_id
 from aggregates.lifecycle import holds_stock, snapshot_key
+from aggregates.order_correction import differences, plan
 from aggregates.order_stock import Move, plan_refund_restocks, plan_settle
 from aggregates.values import (
     Customer,
@@ -89,6 +90,7 @@ class Order(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.bodies.add(self.body_sha256)
+            aggregate.receipts[self.originator_version] = self.body_sha256
             if self.platform == "shopify" and (self.event_id or self.webhook_id):
                 aggregate.platform_events.add(self.event_id or self.webhook_id)
             if self.kind == "snapshot" and self.platform_status is not None:
@@ -117,6 +119,7 @@ class Order(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.sale_version = self.originator_version
+            aggregate.sale_receipt = self.receipt_version
             aggregate.status = self.status
             aggregate.platform_status = self.platform_status
             aggregate.details = {name: getattr(self, name) for name in SALE_FIELDS}
@@ -231,6 +234,33 @@ class Order(Aggregate):
                 done = aggregate.refund_restored
                 done[(self.refund_id, key)] = done.get((self.refund_id, key), 0) + self.quantity
 
+    class InterpretationCorrected(Aggregate.Event):
+        """Reprocessing the stored deliveries with corrected code read this order otherwise.
+
+        The events that follow it (naming it as their receipt) bring the sale and its stock
+        to the corrected reading; this event carries why, which code, what differed, and
+        what the corrected reading says the snapshots mean, so later deliveries build on it.
+        """
+
+        user_id: UUID
+        reason: str
+        code_version: str
+        differences: tuple[str, ...]
+        latest_key: tuple[Any, ...] | None
+        latest_platform_status: str | None
+        known_key: tuple[Any, ...] | None
+        known_status: str | None
+        ever_sale: bool
+        refund_restored: tuple[tuple[str, str, int], ...]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.latest_key = tuple(self.latest_key) if self.latest_key else None
+            aggregate.latest_platform_status = self.latest_platform_status
+            aggregate.known_key = tuple(self.known_key) if self.known_key else None
+            aggregate.known_status = self.known_status
+            aggregate.ever_sale = self.ever_sale
+            aggregate.refund_restored = {(r, k): n for r, k, n in self.refund_restored}
+
     class DeletedOnPlatform(Aggregate.Event):
         user_id: UUID
         receipt_version: int
@@ -250,6 +280,7 @@ class Order(Aggregate):
         self.platform = platform
         self.external_id = external_id
         self.bodies: set[str] = set()
+        self.receipts: dict[int, str] = {}  # receipt version -> body sha256
         self.platform_events: set[str] = set()
         # What the snapshots say, latest first (see note_snapshot).
         self.latest_key: tuple[datetime, int, str] | None = None
@@ -259,6 +290,7 @@ class Order(Aggregate):
         self.ever_sale = False
         # What the ledger recorded.
         self.sale_version: int | None = None
+        self.sale_receipt: int | None = None
         self.status: str | None = None
         self.platform_status: str | None = None
         self.details: dict[str, Any] = {}
@@ -462,6 +494,41 @@ class Order(Aggregate):
             self.platform, self.lines, self.refunds, self.out, self.moved, self.refund_restored
         ):
             self._move(receipt, move)
+
+    def correct(self, fresh: Order, reason: str, code_version: str) -> list[str]:
+        """Append what brings this order to ``fresh``, the same deliveries read by corrected
+        code; returns the differences found (none: nothing appended)."""
+        found = differences(self, fresh)
+        if not found:
+            return []
+        planned = plan(self, fresh, f"reprocess ({code_version}): {reason}")
+        self.trigger_event(
+            self.InterpretationCorrected,
+            user_id=self.user_id,
+            reason=reason,
+            code_version=code_version,
+            differences=tuple(found),
+            latest_key=fresh.latest_key,
+            latest_platform_status=fresh.latest_platform_status,
+            known_key=fresh.known_key,
+            known_status=fresh.known_status,
+            ever_sale=fresh.ever_sale,
+            refund_restored=tuple((r, k, n) for (r, k), n in sorted(fresh.refund_restored.items())),
+        )
+        marker = self.version
+        for name, fields in planned:
+            # A corrected sale names the delivery that makes it a sale, as any sale does.
+            receipt = self._receipt_of(fresh) if name == "SaleRecorded" else marker
+            self.trigger_event(
+                getattr(self, name), user_id=self.user_id, receipt_version=receipt, **fields
+            )
+        return found
+
+    def _receipt_of(self, fresh: Order) -> int:
+        """This order's receipt of the delivery that made ``fresh`` a sale."""
+        assert fresh.sale_receipt is not None
+        sha = fresh.receipts[fresh.sale_receipt]
+        return next(v for v, body in self.receipts.items() if body == sha)
 
     def _move(self, receipt: int, move: Move) -> None:
         if move.deduct:

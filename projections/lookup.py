@@ -16,10 +16,14 @@ VALUES ($1, $2, $3, $4, $5::jsonb, $6)
 ON CONFLICT (user_id, platform, external_id) DO UPDATE SET last_receipt = EXCLUDED.last_receipt
 """
 
-# The receipt that caused a sale is the last one seen: both come from one decision.
+_RECEIPT = """
+INSERT INTO lookup_receipts (order_id, originator_version, source) VALUES ($1, $2, $3::jsonb)
+"""
+
 _SALE = """
-UPDATE order_lookup SET status = $2, source = last_receipt
-WHERE order_id = $1 AND (last_receipt->>'originator_version')::bigint = $3
+UPDATE order_lookup SET status = $2, source = r.source
+FROM lookup_receipts r
+WHERE order_lookup.order_id = $1 AND r.order_id = $1 AND r.originator_version = $3
 """
 
 
@@ -31,15 +35,17 @@ class LookupProjection:
         for recorded in batch:
             e = recorded.event
             if isinstance(e, Order.OrderReceived):
+                source = to_json(receipt_source(recorded))
                 await conn.execute(
                     _RECEIVED,
                     e.user_id,
                     e.platform,
                     e.external_id,
                     e.originator_id,
-                    to_json(receipt_source(recorded)),
+                    source,
                     e.received_at,
                 )
+                await conn.execute(_RECEIPT, e.originator_id, e.originator_version, source)
             elif isinstance(e, Order.SaleRecorded):
                 status = await conn.execute(_SALE, e.originator_id, e.status, e.receipt_version)
                 if status != "UPDATE 1":

@@ -10,3 +10,12 @@ CREATE TABLE IF NOT EXISTS order_lookup (
     first_received_at timestamptz NOT NULL,
     PRIMARY KEY (user_id, platform, external_id)
 );
+
+-- Every receipt's audit view, so a sale recorded by a later correction still names the
+-- delivery that made it a sale.
+CREATE TABLE IF NOT EXISTS lookup_receipts (
+    order_id uuid NOT NULL,
+    originator_version bigint NOT NULL,
+    source jsonb NOT NULL,
+    PRIMARY KEY (order_id, originator_version)
+);

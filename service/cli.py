@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from service import bindings, cli_audit, cli_projections, inbox, users
+from service import bindings, cli_audit, cli_projections, cli_reprocess, inbox, users
 from service import secrets as signing
 from service.db import create_pool, ensure_database, mask_url, migrate
 from service.eventstore import EventStore
@@ -338,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("--user", required=True)
     again.add_argument("id", nargs="?", type=int)
     _AREA_COMMANDS.update(cli_projections.register(top))
+    _AREA_COMMANDS.update(cli_reprocess.register(top))
     _AREA_COMMANDS.update(cli_audit.register(top))
     return parser
 
