@@ -38,6 +38,18 @@ from aggregates.values import (
 Outcome = Literal["recorded", "updated", "duplicate", "received"]
 ReceiptKind = Literal["snapshot", "refund", "deletion", "repeat"]
 
+# What identifies a line's stock movements (a restore repeats it exactly).
+MOVEMENT_IDENTITY = (
+    "line_key",
+    "line_index",
+    "line_id",
+    "product_id",
+    "variation_id",
+    "sku",
+    "product_ref",
+    "name",
+)
+
 # The sale's own fields, as recorded and amended; compared to see what a snapshot changes.
 SALE_FIELDS = (
     "customer",
@@ -102,11 +114,11 @@ class Order(Aggregate):
                     self.platform_status,
                 )
 
-    class SaleRecorded(Aggregate.Event):
+    class SaleDetailsEvent(Aggregate.Event):
+        """The fields every sale-details event carries (never triggered itself)."""
+
         user_id: UUID
         receipt_version: int
-        status: str
-        platform_status: str
         customer: Customer
         lines: tuple[OrderLine, ...]
         subtotal: Decimal
@@ -118,49 +130,26 @@ class Order(Aggregate):
         payment_method: str | None
 
         def apply(self, aggregate: Any) -> None:
+            aggregate.details = {name: getattr(self, name) for name in SALE_FIELDS}
+            aggregate.details["lines"] = tuple(self.lines)
+
+    class SaleRecorded(SaleDetailsEvent):
+        status: str
+        platform_status: str
+
+        def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
             aggregate.sale_version = self.originator_version
             aggregate.sale_receipt = self.receipt_version
             aggregate.status = self.status
             aggregate.platform_status = self.platform_status
-            aggregate.details = {name: getattr(self, name) for name in SALE_FIELDS}
-            aggregate.details["lines"] = tuple(self.lines)
 
-    class DetailsNoted(Aggregate.Event):
+    class DetailsNoted(SaleDetailsEvent):
         """A newer snapshot of an order that is not a sale (yet): kept, so that the sale it
         may become (even through an older snapshot arriving late) shows the latest details."""
 
-        user_id: UUID
-        receipt_version: int
-        customer: Customer
-        lines: tuple[OrderLine, ...]
-        subtotal: Decimal
-        shipping: Decimal
-        tax: Decimal
-        discount: Decimal
-        total: Decimal
-        currency: str | None
-        payment_method: str | None
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.details = {name: getattr(self, name) for name in SALE_FIELDS}
-            aggregate.details["lines"] = tuple(self.lines)
-
-    class SaleAmended(Aggregate.Event):
-        user_id: UUID
-        receipt_version: int
-        customer: Customer
-        lines: tuple[OrderLine, ...]
-        subtotal: Decimal
-        shipping: Decimal
-        tax: Decimal
-        discount: Decimal
-        total: Decimal
-        currency: str | None
-        payment_method: str | None
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.details = {name: getattr(self, name) for name in SALE_FIELDS}
-            aggregate.details["lines"] = tuple(self.lines)
+    class SaleAmended(SaleDetailsEvent):
+        """A newer snapshot changed the sale's lines, amounts or customer."""
 
     class SaleStatusChanged(Aggregate.Event):
         user_id: UUID
@@ -185,7 +174,9 @@ class Order(Aggregate):
                 self.refund_id, self.amount, tuple(self.lines), self.created_at
             )
 
-    class StockDeducted(Aggregate.Event):
+    class StockMovement(Aggregate.Event):
+        """One line's stock leaving or coming back (never triggered itself)."""
+
         user_id: UUID
         receipt_version: int
         line_key: str
@@ -198,32 +189,13 @@ class Order(Aggregate):
         name: str
         quantity: int
 
+    class StockDeducted(StockMovement):
         def apply(self, aggregate: Any) -> None:
             key = self.line_key
             aggregate.out[key] = aggregate.out.get(key, 0) + self.quantity
-            aggregate.moved[key] = {
-                "line_key": key,
-                "line_index": self.line_index,
-                "line_id": self.line_id,
-                "product_id": self.product_id,
-                "variation_id": self.variation_id,
-                "sku": self.sku,
-                "product_ref": self.product_ref,
-                "name": self.name,
-            }
+            aggregate.moved[key] = {name: getattr(self, name) for name in MOVEMENT_IDENTITY}
 
-    class StockRestored(Aggregate.Event):
-        user_id: UUID
-        receipt_version: int
-        line_key: str
-        line_index: int
-        line_id: str | None
-        product_id: str | None
-        variation_id: str | None
-        sku: str | None
-        product_ref: str
-        name: str
-        quantity: int
+    class StockRestored(StockMovement):
         reason: str
         refund_id: str | None
 
