@@ -11,7 +11,8 @@ from eventsourcing.utils import get_topic
 from aggregates.order import Order
 from aggregates.product import Product
 from aggregates.stock_adjustment import StockAdjustment
-from projections.base import Recorded, topics
+from projections import stock_bulk
+from projections.base import Decode, Recorded, StoredRow, topics
 from projections.catalogue import entries
 
 _INSERT_MOVEMENT = """
@@ -90,6 +91,10 @@ class StockProjection:
                         entry.stock_quantity,
                         event.timestamp,
                     )
+
+    async def bulk_load(self, conn: Any, rows: Sequence[StoredRow], decode: Decode) -> None:
+        """Rebuilds only: a batch as one COPY and one merge (see projections/stock_bulk.py)."""
+        await stock_bulk.bulk_load(conn, rows, decode)
 
     async def _move(self, conn: Any, recorded: Recorded, move: dict[str, Any]) -> None:
         e = recorded.event

@@ -54,6 +54,13 @@ WHERE notification_id > $1 AND ($3::text[] IS NULL OR topic = ANY($3::text[]))
 ORDER BY notification_id LIMIT $2
 """
 
+_SELECT_RAW = """
+SELECT notification_id, originator_id, originator_version, topic, state FROM stored_events
+WHERE notification_id > $1 AND notification_id <= $2
+    AND ($4::text[] IS NULL OR topic = ANY($4::text[]))
+ORDER BY notification_id LIMIT $3
+"""
+
 
 class ConcurrencyConflictError(Exception):
     """Another writer recorded this aggregate's next version first; reload and decide again."""
@@ -124,6 +131,20 @@ class EventStore:
             for r in rows
         ]
 
+    async def read_raw(
+        self,
+        conn: asyncpg.Connection,
+        position: int,
+        until: int,
+        limit: int,
+        topics: Sequence[str] | None = None,
+    ) -> list[Any]:
+        """Stored rows after ``position`` up to ``until``, undecoded (rebuilds decode what
+        they need): (notification_id, originator_id, originator_version, topic, state)."""
+        return list(
+            await conn.fetch(_SELECT_RAW, position, until, limit, list(topics) if topics else None)
+        )
+
     async def load_recorded(self, conn: asyncpg.Connection, originator_id: UUID) -> list[Recorded]:
         """One aggregate's events in version order, each with its position in the log."""
         rows = await conn.fetch(_SELECT_AGGREGATE_RECORDED, originator_id)
@@ -135,6 +156,10 @@ class EventStore:
         """The events at these positions, in log order."""
         rows = await conn.fetch(_SELECT_POSITIONS, list(notification_ids))
         return [self._recorded(r) for r in rows]
+
+    def recorded(self, r: Any) -> Recorded:
+        """One stored row (as ``read_raw`` returns it) decoded in full."""
+        return self._recorded(r)
 
     def _recorded(self, r: Any) -> Recorded:
         stored = StoredEvent(r["originator_id"], r["originator_version"], r["topic"], r["state"])

@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 
 from projections.base import Projection
+from service.bulk_replay import bulk_loader, bulk_replay
 from service.eventstore import EventStore
 from service.runner import apply_batch
 
@@ -157,11 +158,34 @@ async def build(
         await create_tables(conn, schema, projection)
         await conn.execute(f"SET search_path TO {_quote(schema)}, public")
         progress = Progress(0, 0, await store.head(conn), time.monotonic())
-        position = await _replay(conn, store, projection, 0, None, progress, report)
+        if bulk_loader(projection) is not None:
+            position = await _bulk(conn, dsn, store, projection, progress, report)
+        else:
+            position = await _replay(conn, store, projection, 0, None, progress, report)
     except BaseException:
         await conn.close()
         raise
     return conn, position, progress
+
+
+async def _bulk(
+    conn: Any,
+    dsn: str,
+    store: EventStore,
+    projection: Projection,
+    progress: Progress,
+    report: Report | None,
+) -> int:
+    """The first pass through the bulk loader, up to the head as it was at the start; the
+    caller's catch-up applies what arrived meanwhile the usual way."""
+
+    def done(count: int, position: int) -> None:
+        progress.done += count
+        progress.position = position
+        if report is not None:
+            report(progress)
+
+    return await bulk_replay(conn, dsn, store, projection, progress.head, done)
 
 
 async def rebuild(

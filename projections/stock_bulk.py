@@ -1,0 +1,205 @@
+"""The stock projection's bulk loader, used by rebuilds only.
+
+A batch of stored rows becomes one COPY of its movements and one merge of its levels. Each
+level change ``apply`` makes is folded, in log order, into one change per product: the sum of
+the deltas; the first event's platform and id (kept only when it creates the row); a SKU or
+name that a catalogue entry set (which wins) or that a movement offers (used only if the row
+has none); the catalogue's last reported count; the last event's time. Merging that into
+the table gives exactly the rows the per-event statements give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.utils import get_topic, resolve_topic
+
+from aggregates.order import Order
+from aggregates.product import Product
+from aggregates.stock_adjustment import StockAdjustment
+from projections.base import Decode, StoredRow, raw_datetime, raw_uuid
+from projections.catalogue import entries
+
+MOVEMENT_COLUMNS = (
+    "notification_id",
+    "user_id",
+    "product_ref",
+    "delta",
+    "kind",
+    "originator_id",
+    "originator_version",
+    "line_index",
+    "reason",
+    "occurred_at",
+    "topic",
+    "receipt_version",
+    "refund_id",
+    "actor",
+)
+
+_LEVELS = """
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[],
+    $7::text[], $8::bool[], $9::bigint[], $10::bool[], $11::bigint[], $12::timestamptz[],
+    $13::timestamptz[])
+    AS s(user_id, product_ref, platform, external_id, sku, sku_set, name, name_set, quantity,
+         reported, reported_quantity, reported_at, updated_at)
+"""
+
+_UPDATE_LEVELS = f"""
+UPDATE stock_levels l SET
+    quantity = l.quantity + s.quantity,
+    sku = CASE WHEN s.sku_set THEN s.sku ELSE coalesce(l.sku, s.sku) END,
+    name = CASE WHEN s.name_set THEN s.name ELSE coalesce(l.name, s.name) END,
+    platform_reported_quantity = CASE WHEN s.reported THEN s.reported_quantity
+        ELSE l.platform_reported_quantity END,
+    platform_reported_at = CASE WHEN s.reported THEN s.reported_at
+        ELSE l.platform_reported_at END,
+    updated_at = s.updated_at
+FROM ({_LEVELS}) s
+WHERE l.user_id = s.user_id AND l.product_ref = s.product_ref
+"""  # noqa: S608 (constant)
+
+_INSERT_LEVELS = f"""
+INSERT INTO stock_levels (user_id, product_ref, platform, external_id, sku, name, quantity,
+    platform_reported_quantity, platform_reported_at, updated_at)
+SELECT s.user_id, s.product_ref, s.platform, s.external_id, s.sku, s.name, s.quantity,
+    s.reported_quantity, s.reported_at, s.updated_at
+FROM ({_LEVELS}) s
+WHERE NOT EXISTS (
+    SELECT 1 FROM stock_levels l WHERE l.user_id = s.user_id AND l.product_ref = s.product_ref
+)
+"""  # noqa: S608 (constant)
+
+
+_LEVEL_FIELDS = (
+    "platform",
+    "external_id",
+    "sku",
+    "sku_set",
+    "name",
+    "name_set",
+    "quantity",
+    "reported",
+    "reported_quantity",
+    "reported_at",
+    "updated_at",
+)
+
+
+@dataclass
+class _Level:
+    """One product's level change over a batch (see the module's docstring)."""
+
+    platform: str
+    external_id: str
+    sku: str | None = None
+    sku_set: bool = False
+    name: str | None = None
+    name_set: bool = False
+    quantity: int = 0
+    reported: bool = False
+    reported_quantity: int | None = None
+    reported_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@cache
+def _kind(topic: str) -> tuple[str | None, str]:
+    """The movement kind of a stored topic (None: a catalogue event) and its current topic."""
+    cls = resolve_topic(topic)
+    kinds = {
+        Order.StockDeducted: "deducted",
+        Order.StockRestored: "restored",
+        StockAdjustment.StockAdjusted: "adjusted",
+    }
+    return kinds.get(cls), get_topic(cls)
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.movements: list[tuple[Any, ...]] = []
+        self.levels: dict[tuple[UUID, str], _Level] = {}
+        self.users: dict[str, UUID] = {}
+
+    def user(self, value: Any) -> UUID:
+        key = value["_data_"] if type(value) is dict else value
+        found = self.users.get(key)
+        if found is None:
+            found = self.users[key] = raw_uuid(value)
+        return found
+
+    def level(self, user_id: UUID, ref: str, platform: str, external_id: str) -> _Level:
+        found = self.levels.get((user_id, ref))
+        if found is None:
+            found = self.levels[(user_id, ref)] = _Level(platform, external_id)
+        return found
+
+    def move(self, row: StoredRow, kind: str, topic: str) -> None:
+        d = orjson.loads(row[4])
+        user_id, ref = self.user(d["user_id"]), d["product_ref"]
+        occurred_at = raw_datetime(d["timestamp"])
+        if kind == "adjusted":
+            delta, extra = d["by"], (None, d["reason"], None, None, d["actor"])
+            sku = name = None
+        else:
+            delta = -d["quantity"] if kind == "deducted" else d["quantity"]
+            reason, refund_id = (d["reason"], d["refund_id"]) if kind == "restored" else (None,) * 2
+            extra = (d["line_index"], reason, d["receipt_version"], refund_id, None)
+            sku, name = d["sku"], d["name"]
+        line_index, reason, receipt_version, refund_id, actor = extra
+        self.movements.append(
+            (
+                *(row[0], user_id, ref, delta, kind, row[1], row[2], line_index, reason),
+                *(occurred_at, topic, receipt_version, refund_id, actor),
+            )
+        )
+        platform, _, external_id = ref.partition(":")
+        level = self.level(user_id, ref, platform, external_id)
+        level.quantity += delta
+        if level.sku is None:
+            level.sku = sku
+        if level.name is None:
+            level.name = name
+        level.updated_at = occurred_at
+
+    def catalogue(self, event: Any) -> None:
+        for entry in entries(event):
+            level = self.level(event.user_id, entry.product_ref, event.platform, entry.external_id)
+            if entry.sku is not None:
+                level.sku, level.sku_set = entry.sku, True
+            if entry.name is not None:
+                level.name, level.name_set = entry.name, True
+            level.reported, level.reported_quantity = True, entry.stock_quantity
+            level.reported_at = level.updated_at = event.timestamp
+
+    def level_arrays(self) -> list[list[Any]]:
+        keys, values = list(self.levels), list(self.levels.values())
+        columns: list[list[Any]] = [[k[0] for k in keys], [k[1] for k in keys]]
+        columns += [[getattr(v, f) for v in values] for f in _LEVEL_FIELDS]
+        return columns
+
+
+async def bulk_load(conn: Any, rows: Sequence[StoredRow], decode: Decode) -> None:
+    batch = _Batch()
+    for row in rows:
+        kind, topic = _kind(row[3])
+        if kind is not None:
+            batch.move(row, kind, topic)
+        else:
+            event = decode(row).event
+            if isinstance(event, Product.ProductUpdated):
+                batch.catalogue(event)
+    if batch.movements:
+        await conn.copy_records_to_table(
+            "stock_movements", records=batch.movements, columns=MOVEMENT_COLUMNS
+        )
+    if batch.levels:
+        arrays = batch.level_arrays()
+        await conn.execute(_UPDATE_LEVELS, *arrays)
+        await conn.execute(_INSERT_LEVELS, *arrays)
