@@ -269,13 +269,17 @@ async def main(args: argparse.Namespace) -> None:
         await conn.close()
         total = await generate(url, args.events)
         rates = {}
+        wanted = set(args.projections.split(",")) if args.projections else None
         for projection in all_projections():
+            if wanted is not None and projection.name not in wanted:
+                continue
             result = _child(["--child-rebuild", projection.name, "--url", url])
             rates[projection.name] = _report(f"ours: {projection.name}", total, result)
         history = min(args.slice, total)
         library = _child(["--child-library", str(history), "--url", url])
         library_rate = _report("library ProjectionRunner", history, library)
-        print(f"stock: ours / library = {rates['stock'] / library_rate:,.1f}x (events/s)")
+        if "stock" in rates:
+            print(f"stock: ours / library = {rates['stock'] / library_rate:,.1f}x (events/s)")
     finally:
         await drop_database(url)
 
@@ -293,6 +297,7 @@ if __name__ == "__main__":
     parser.add_argument("--server", help="a PostgreSQL URL (its database is ignored)")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--slice", type=int, default=50_000, help="the library's history")
+    parser.add_argument("--projections", help="comma-separated names (default: all)")
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--child-rebuild", help=argparse.SUPPRESS)
     parser.add_argument("--child-library", type=int, help=argparse.SUPPRESS)
