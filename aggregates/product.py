@@ -33,10 +33,26 @@ class Product(Aggregate):
         platform: str
         external_id: str
 
-    class ProductUpdated(Aggregate.Event):
+    class ProductDelivery(Aggregate.Event):
+        """What every delivery-made product event records (never triggered itself)."""
+
         user_id: UUID
         platform: str
         external_id: str
+        topic: str | None
+        delivery_id: str | None
+        webhook_id: str | None
+        event_id: str | None
+        source: str | None
+        headers: dict[str, str]
+        received_at: datetime
+        verification: str
+        body_sha256: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.bodies.add(self.body_sha256)
+
+    class ProductUpdated(ProductDelivery):
         product_ref: str
         name: str | None
         sku: str | None
@@ -48,37 +64,12 @@ class Product(Aggregate):
         platform_status: str | None
         modified_at: datetime | None
         variants: tuple[ProductVariant, ...]
-        topic: str | None
-        delivery_id: str | None
-        webhook_id: str | None
-        event_id: str | None
-        source: str | None
-        headers: dict[str, str]
-        received_at: datetime
-        verification: str
-        body_sha256: str
 
-        def apply(self, aggregate: Any) -> None:
-            aggregate.bodies.add(self.body_sha256)
-
-    class DeletedOnPlatform(Aggregate.Event):
+    class DeletedOnPlatform(ProductDelivery):
         """The platform deleted the product: the catalogue marks it; its stock history stays."""
 
-        user_id: UUID
-        platform: str
-        external_id: str
-        topic: str | None
-        delivery_id: str | None
-        webhook_id: str | None
-        event_id: str | None
-        source: str | None
-        headers: dict[str, str]
-        received_at: datetime
-        verification: str
-        body_sha256: str
-
         def apply(self, aggregate: Any) -> None:
-            aggregate.bodies.add(self.body_sha256)
+            super().apply(aggregate)
             aggregate.deleted = True
 
     class RestoredOnPlatform(Aggregate.Event):

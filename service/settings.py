@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ledger"
@@ -119,11 +119,11 @@ def _hours(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
     if raw is None or raw == "":
         return default
     try:
-        value = float(raw)
-    except ValueError:
+        value = Decimal(raw)
+    except ArithmeticError:
         raise SettingsError(f"{name} must be a number of hours, not {raw!r}") from None
-    if not math.isfinite(value) or value <= 0:
+    if not value.is_finite() or value <= 0:
         raise SettingsError(f"{name} must be a positive number of hours, not {raw!r}")
     if value > _MAX_GRACE_HOURS:
         raise SettingsError(f"{name} must be at most {_MAX_GRACE_HOURS} (a year), not {raw!r}")
-    return timedelta(hours=value)
+    return timedelta(seconds=int(value * 3600))

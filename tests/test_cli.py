@@ -15,7 +15,8 @@ from service.spool import SpooledDelivery
 from tests.support import CURL_BODY, woo_order
 
 
-async def ledger(database_url: str, *args: str) -> tuple[int, str, str]:
+async def ledger(database_url: str, *args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+    """Run ``ledger ARGS`` as a process against ``database_url``, feeding ``stdin`` if given."""
     env = {**os.environ, "DATABASE_URL": database_url}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -23,10 +24,11 @@ async def ledger(database_url: str, *args: str) -> tuple[int, str, str]:
         "service.cli",
         *args,
         env=env,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await proc.communicate()
+    out, err = await proc.communicate(stdin)
     return proc.returncode or 0, out.decode(), err.decode()
 
 

@@ -7,9 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import re
-import sys
 from datetime import timedelta
 
 import asyncpg
@@ -18,6 +16,7 @@ import pytest
 from service import secrets as signing
 from service import users
 from tests.support import FIXTURES, Merchant, create_merchant
+from tests.test_cli import ledger
 
 SIGNED = FIXTURES / "woocommerce" / "woocommerce-order-erpnext-webhook-signed.json"
 SOURCE = SIGNED.with_name(SIGNED.name.removesuffix(".json") + ".source.txt")
@@ -235,19 +234,7 @@ async def test_unknown_user_and_platform(pool: asyncpg.Pool):
 
 
 async def ledger_with_input(database_url: str, data: bytes, *args: str) -> tuple[int, str, str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "service.cli",
-        *args,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate(data)
-    return proc.returncode or 0, out.decode(), err.decode()
+    return await ledger(database_url, *args, stdin=data)
 
 
 async def _current(pool: asyncpg.Pool, shop: Merchant, platform: str) -> list[str]:
