@@ -17,7 +17,7 @@ from projections.registry import all_projections
 from service.db import create_pool
 from service.eventstore import EventStore
 from service.projection_schemas import Progress, compare, rebuild, version_of
-from service.runner import ProjectionRunner
+from service.runner import LOCK_SPACE, ProjectionRunner, lock_key
 from service.settings import Settings
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -93,7 +93,10 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             for r in await conn.fetch("SELECT name, position, version FROM projection_positions")
         }
         store = EventStore()
-        sys.stdout.write("projection  version  position  head  lag(events)  lag(s)  failures\n")
+        holders = await _lock_holders(conn)
+        sys.stdout.write(
+            "projection  version  position  head  lag(events)  lag(s)  failures  runner\n"
+        )
         for projection in all_projections():
             row = rows.get(projection.name)
             position = row["position"] if row else 0
@@ -105,13 +108,26 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             version = f"{stored}" + (
                 "" if stored == version_of(projection) else f"->{version_of(projection)}"
             )
+            holder = holders.get(lock_key(projection.name))
+            runner = f"pid {holder}" if holder else "none active"
             sys.stdout.write(
                 f"{projection.name:<11} {version:<8} {position:<9} {head:<5} "
-                f"{head - position:<12} {lag_seconds:<7.1f} {failures}\n"
+                f"{head - position:<12} {lag_seconds:<7.1f} {failures:<9} {runner}\n"
             )
     finally:
         await conn.close()
     return 0
+
+
+async def _lock_holders(conn: Any) -> dict[int, int]:
+    """Projection lock key -> the backend pid of the runner holding it (the active one)."""
+    rows = await conn.fetch(
+        "SELECT objid::bigint AS key, pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND classid = $1 AND database ="
+        " (SELECT oid FROM pg_database WHERE datname = current_database())",
+        LOCK_SPACE,
+    )
+    return {int(r["key"]): int(r["pid"]) for r in rows}
 
 
 async def _lag_seconds(conn: Any, store: EventStore, position: int, head: int) -> float:

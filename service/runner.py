@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 # The first key of the two-key advisory lock: "LE"dger projections.
-_LOCK_SPACE = 0x4C45
+LOCK_SPACE = 0x4C45
 
 
 def lock_key(name: str) -> int:
@@ -206,7 +206,7 @@ class ProjectionRunner:
             try:
                 conn = await asyncpg.connect(self.dsn, timeout=5)
                 if await conn.fetchval(
-                    "SELECT pg_try_advisory_lock($1, $2)", _LOCK_SPACE, lock_key(projection.name)
+                    "SELECT pg_try_advisory_lock($1, $2)", LOCK_SPACE, lock_key(projection.name)
                 ):
                     await self._serve(conn, projection)
             except asyncio.CancelledError:

@@ -15,8 +15,10 @@ import asyncpg
 from projections.registry import all_projections
 from service.eventstore import EventStore
 from service.ingest import Ingestor
+from service.runner import LOCK_SPACE
 from service.spool import SpooledDelivery
 from tests.support import create_merchant, woo_order
+from tests.test_cli import ledger
 
 
 async def _start_runner(database_url: str) -> asyncio.subprocess.Process:
@@ -125,7 +127,7 @@ async def test_a_standby_runner_takes_over_when_the_active_one_dies(
                         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
                         " AND classid = $1 AND database ="
                         " (SELECT oid FROM pg_database WHERE datname = current_database())",
-                        0x4C45,
+                        LOCK_SPACE,
                     )
                 )
 
@@ -145,6 +147,9 @@ async def test_a_standby_runner_takes_over_when_the_active_one_dies(
         await _until(caught_up, within=30)
         await _ledger_is_exact(pool, merchant.user_id, 40)
         assert await locks_held() == len(all_projections())  # now all the second's
+        code, out, _ = await ledger(database_url, "projections", "status")
+        assert code == 0 and "none active" not in out
+        assert out.count(" pid ") == len(all_projections())
     finally:
         for process in (first, second):
             if process.returncode is None:
