@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -24,9 +23,8 @@ from aggregates.stock_adjustment import (
     check_product_ref,
 )
 from projections import stock
-from projections.base import Recorded
 from service.db import connection
-from service.eventstore import ConcurrencyConflictError, EventStore
+from service.eventstore import ConcurrencyConflictError, EventStore, replay
 
 # Each conflict means another writer with the same key made progress; a few suffice.
 MAX_ATTEMPTS = 8
@@ -65,7 +63,11 @@ async def adjust(
     for _ in range(MAX_ATTEMPTS):
         async with connection(pool) as conn:
             history = await store.load_recorded(conn, adjustment_id)
-            aggregate = _replay(history) if history else StockAdjustment.open(user_id, key)
+            aggregate = (
+                replay([r.event for r in history])
+                if history
+                else StockAdjustment.open(user_id, key)
+            )
             outcome = aggregate.adjust(product_ref, by, reason, actor)
             pending = aggregate.collect_events()
             if not pending:
@@ -79,13 +81,6 @@ async def adjust(
                 continue
             return Adjustment(outcome, adjustment_id, product_ref, by, positions[-1])
     raise ConcurrencyConflictError(f"adjustment {adjustment_id}: too many concurrent writers")
-
-
-def _replay(history: list[Recorded]) -> Any:
-    aggregate = None
-    for recorded in history:
-        aggregate = recorded.event.mutate(aggregate)
-    return aggregate
 
 
 @dataclass(frozen=True)

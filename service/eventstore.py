@@ -168,3 +168,11 @@ class EventStore:
     async def head(self, conn: asyncpg.Connection) -> int:
         value = await conn.fetchval("SELECT max(notification_id) FROM stored_events")
         return int(value or 0)
+
+
+def replay(history: Sequence[Any]) -> Any:
+    """The aggregate its events describe, rebuilt by applying them in order."""
+    aggregate = None
+    for event in history:
+        aggregate = event.mutate(aggregate)
+    return aggregate

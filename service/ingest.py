@@ -26,7 +26,7 @@ from service import bindings, inbox, secrets
 from service.adapters import shopify, woocommerce
 from service.adapters.common import PayloadError, parse_json
 from service.db import connection
-from service.eventstore import ConcurrencyConflictError, EventStore
+from service.eventstore import ConcurrencyConflictError, EventStore, replay
 from service.spool import SpooledDelivery
 
 # Each conflict means another writer made progress on the same aggregate, so this bounds
@@ -160,7 +160,7 @@ class Ingestor:
         for _ in range(MAX_ATTEMPTS):
             async with connection(self.pool) as conn:
                 history = await self.store.load(conn, aggregate_id)
-                aggregate = _replay(history) if history else create()
+                aggregate = replay(history) if history else create()
                 outcome = command(aggregate)
                 pending = aggregate.collect_events()
                 if not pending:
@@ -220,13 +220,6 @@ def _classify(adapter: Any, d: SpooledDelivery, topic: str | None, doc: Any) -> 
     if d.platform == "woocommerce":
         return str(adapter.classify(topic, doc, d.kind))
     return str(adapter.classify(topic, doc))
-
-
-def _replay(history: list[Any]) -> Any:
-    aggregate = None
-    for event in history:
-        aggregate = event.mutate(aggregate)
-    return aggregate
 
 
 def _now() -> datetime:

@@ -20,8 +20,8 @@ import asyncpg
 from aggregates.order import Order
 from aggregates.values import Delivery
 from service.adapters.common import PayloadError, parse_json
-from service.eventstore import ConcurrencyConflictError, EventStore
-from service.ingest import ADAPTERS, _replay
+from service.eventstore import ConcurrencyConflictError, EventStore, replay
+from service.ingest import ADAPTERS
 
 REASON = "deliveries re-read with the current adapters and rules"
 
@@ -103,7 +103,7 @@ async def reprocess_order(
     for _ in range(10):
         async with pool.acquire() as conn:
             history = await store.load(conn, order_id)
-            live: Order = _replay(history)
+            live: Order = replay(history)
             receipts = [e for e in history if isinstance(e, Order.OrderReceived)]
             if since is not None and not any(r.received_at >= since for r in receipts):
                 return None

@@ -17,8 +17,7 @@ from eventsourcing.persistence import JSONTranscoder, Mapper
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
 from aggregates.order import Order
-from service.eventstore import EventStore
-from service.ingest import _replay
+from service.eventstore import EventStore, replay
 from service.transcoder import value_transcodings
 from tests.support import FIXTURES, Merchant, shopify_body
 
@@ -61,8 +60,8 @@ async def test_the_librarys_recorder_reads_what_the_service_wrote(
             stored = await asyncio.to_thread(recorder.select_events, ours[0].originator_id)
             theirs = [mapper.to_domain_event(s) for s in stored]
             assert theirs == ours
-            assert _replay(theirs) == _replay(ours)
-            order = _replay(theirs)
+            assert replay(theirs) == replay(ours)
+            order = replay(theirs)
             assert isinstance(order, Order) and order.is_sale
             assert order.user_id == merchant.user_id
         notifications = await asyncio.to_thread(recorder.select_notifications, 1, 10_000)
