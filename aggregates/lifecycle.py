@@ -26,9 +26,6 @@ WOO_STATUS_RANK = {
 UNKNOWN_RANK = 5
 _NO_TIME = datetime.min.replace(tzinfo=UTC)
 
-# Restock types that bring a refunded quantity back on the shelf (Shopify).
-RESTOCKING = frozenset({"return", "cancel", "legacy_restock"})
-
 
 def holds_stock(platform: str, status: str | None) -> bool:
     """Whether a sale in ``status`` keeps its goods out of the warehouse.

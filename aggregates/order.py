@@ -24,7 +24,7 @@ from eventsourcing.domain import Aggregate
 
 from aggregates.ids import order_id
 from aggregates.lifecycle import holds_stock, snapshot_key
-from aggregates.order_correction import differences, plan
+from aggregates.order_correction import differences, plan, stock_moves
 from aggregates.order_stock import Move, plan_refund_restocks, plan_settle
 from aggregates.values import (
     Customer,
@@ -473,7 +473,8 @@ class Order(Aggregate):
         found = differences(self, fresh)
         if not found:
             return []
-        planned = plan(self, fresh, f"reprocess ({code_version}): {reason}")
+        planned = plan(self, fresh)
+        moves = stock_moves(self, fresh, f"reprocess ({code_version}): {reason}")
         self.trigger_event(
             self.InterpretationCorrected,
             user_id=self.user_id,
@@ -494,6 +495,8 @@ class Order(Aggregate):
             self.trigger_event(
                 getattr(self, name), user_id=self.user_id, receipt_version=receipt, **fields
             )
+        for move in moves:
+            self._move(marker, move)
         return found
 
     def _receipt_of(self, fresh: Order) -> int:

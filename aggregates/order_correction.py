@@ -40,7 +40,7 @@ def differences(live: Any, fresh: Any) -> list[str]:
         found.append("refunds: " + ", ".join(missing))
     if live.deleted != fresh.deleted:
         found.append(f"deleted on platform: {live.deleted} -> {fresh.deleted}")
-    stock = _stock_moves(live, fresh, "")
+    stock = stock_moves(live, fresh, "")
     if stock:
         found.append(
             "stock: "
@@ -51,8 +51,9 @@ def differences(live: Any, fresh: Any) -> list[str]:
     return found
 
 
-def plan(live: Any, fresh: Any, reason: str) -> list[Planned]:
-    """The events (by name, with their fields) that bring ``live`` to ``fresh``."""
+def plan(live: Any, fresh: Any) -> list[Planned]:
+    """The sale, refund and deletion events (by name, with their fields) that bring ``live``
+    to ``fresh``; ``stock_moves`` plans the stock."""
     planned: list[Planned] = []
     if fresh.is_sale and not live.is_sale:
         planned.append(
@@ -78,21 +79,6 @@ def plan(live: Any, fresh: Any, reason: str) -> list[Planned]:
         )
     if live.deleted != fresh.deleted:
         planned.append(("DeletedOnPlatform" if fresh.deleted else "RestoredOnPlatform", {}))
-    for move in _stock_moves(live, fresh, reason):
-        if move.deduct:
-            planned.append(("StockDeducted", {"quantity": move.quantity, **move.identity}))
-        else:
-            planned.append(
-                (
-                    "StockRestored",
-                    {
-                        "quantity": move.quantity,
-                        "reason": move.reason,
-                        "refund_id": None,
-                        **move.identity,
-                    },
-                )
-            )
     return planned
 
 
@@ -117,7 +103,7 @@ def _sale_changes(live: Any, fresh: Any) -> list[Planned]:
     return changes
 
 
-def _stock_moves(live: Any, fresh: Any, reason: str) -> list[Move]:
+def stock_moves(live: Any, fresh: Any, reason: str) -> list[Move]:
     """Per line: give back what the live order holds and the fresh one does not, and take
     what the fresh one holds and the live one does not (a changed product counts as both)."""
     moves = []

@@ -16,7 +16,6 @@ PLATFORMS: tuple[Platform, ...] = ("woocommerce", "shopify")
 #   cancelled: a cancelled sale.
 #   refunded:  a refunded sale.
 SaleStatus = Literal["pending", "sale", "cancelled", "refunded"]
-SALE_STATUSES: tuple[SaleStatus, ...] = ("pending", "sale", "cancelled", "refunded")
 
 ZERO = Decimal("0")
 

@@ -16,7 +16,6 @@ from uuid import UUID
 
 import asyncpg
 from eventsourcing.persistence import Mapper, StoredEvent
-from eventsourcing.utils import get_topic
 
 from projections.base import Recorded
 from service.transcoder import create_mapper
@@ -64,10 +63,6 @@ ORDER BY notification_id LIMIT $3
 
 class ConcurrencyConflictError(Exception):
     """Another writer recorded this aggregate's next version first; reload and decide again."""
-
-
-def topic_of(cls: type) -> str:
-    return get_topic(cls)
 
 
 class EventStore:

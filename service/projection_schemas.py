@@ -11,6 +11,7 @@ schema, after it the new one, and a reader already running finishes on the old.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -252,14 +253,8 @@ async def _compare_at_live_position(
                 await _replay(conn, store, projection, position, live_position, progress, None)
                 return await _differences(conn, live, scratch)
         # The live projection is behind what we built: let its runner catch up.
-        await _sleep(0.1)
+        await asyncio.sleep(0.1)
     raise TimeoutError(f"projection {projection.name} is not catching up; is a runner active?")
-
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
 
 
 async def _differences(conn: Any, live: str, scratch: str) -> list[str]:
