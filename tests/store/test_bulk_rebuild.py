@@ -16,14 +16,15 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from projections.base import Decode, Recorded, StoredRow
-from projections.owners import OwnersProjection
+from projections.registry import all_projections
 from projections.stock import StockProjection
 from service import bulk_replay
 from service.eventstore import EventStore
 from service.projection_schemas import _differences, build, compare
 from tests.support import FIXTURES, Merchant, shopify_body, woo_order
 
-BULK = (StockProjection, OwnersProjection)
+# Every projection with a bulk loader is held to the same standard, whoever adds one.
+BULK = tuple(type(p) for p in all_projections() if bulk_replay.bulk_loader(p) is not None)
 
 SHOPIFY_PRODUCT = {
     "id": 632910392,
@@ -115,6 +116,7 @@ async def test_bulk_rebuilds_equal_per_event_and_live_ones(
 ):
     await _mixed_workload(client, merchant)
     monkeypatch.setattr(bulk_replay, "BULK_BATCH", batch)
+    assert {"stock", "owners"} <= {cls.name for cls in BULK}
     for cls in BULK:
         assert bulk_replay.bulk_loader(cls()) is not None
         assert bulk_replay.bulk_loader(_per_event(cls)) is None
