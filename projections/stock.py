@@ -64,6 +64,9 @@ class StockProjection:
         StockAdjustment.StockAdjusted,
         Product.ProductUpdated,
     )
+    # Built once after a rebuild's first pass (see service/bulk_replay.py): both keys come
+    # from the log, whose own constraints already make them unique.
+    bulk_deferred = ("stock_movements_event_key", "stock_movements_product_idx")
 
     async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:
         for recorded in batch:

@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS stock_movements (
     receipt_version bigint,
     refund_id text,
     actor text,
-    UNIQUE (originator_id, originator_version)
+    CONSTRAINT stock_movements_event_key UNIQUE (originator_id, originator_version)
 );
 
 CREATE INDEX IF NOT EXISTS stock_movements_product_idx

@@ -26,6 +26,8 @@ from aggregates.stock_adjustment import StockAdjustment
 from projections.base import Decode, StoredRow, raw_datetime, raw_uuid
 from projections.catalogue import entries
 
+_fromisoformat = datetime.fromisoformat
+
 MOVEMENT_COLUMNS = (
     "notification_id",
     "user_id",
@@ -141,26 +143,35 @@ class _Batch:
         return found
 
     def move(self, row: StoredRow, kind: str, topic: str) -> None:
+        # The hot path of a rebuild (one call per movement), so written flat: no helpers.
         d = orjson.loads(row[4])
-        user_id, ref = self.user(d["user_id"]), d["product_ref"]
-        occurred_at = raw_datetime(d["timestamp"])
-        if kind == "adjusted":
-            delta, extra = d["by"], (None, d["reason"], None, None, d["actor"])
-            sku = name = None
-        else:
-            delta = -d["quantity"] if kind == "deducted" else d["quantity"]
-            reason, refund_id = (d["reason"], d["refund_id"]) if kind == "restored" else (None,) * 2
-            extra = (d["line_index"], reason, d["receipt_version"], refund_id, None)
-            sku, name = d["sku"], d["name"]
-        line_index, reason, receipt_version, refund_id, actor = extra
-        self.movements.append(
-            (
-                *(row[0], user_id, ref, delta, kind, row[1], row[2], line_index, reason),
-                *(occurred_at, topic, receipt_version, refund_id, actor),
-            )
+        user = d["user_id"]
+        user_id = self.users.get(user["_data_"]) if type(user) is dict else None
+        if user_id is None:
+            user_id = self.user(user)
+        ref = d["product_ref"]
+        stamp = d["timestamp"]
+        occurred_at = (
+            _fromisoformat(stamp["_data_"])
+            if type(stamp) is dict and stamp.get("_type_") == "datetime_iso"
+            else raw_datetime(stamp)
         )
-        platform, _, external_id = ref.partition(":")
-        level = self.level(user_id, ref, platform, external_id)
+        extra: tuple[Any, ...]
+        if kind == "deducted":
+            delta, sku, name = -d["quantity"], d["sku"], d["name"]
+            extra = (d["line_index"], None, occurred_at, topic, d["receipt_version"], None, None)
+        elif kind == "restored":
+            delta, sku, name = d["quantity"], d["sku"], d["name"]
+            extra = (d["line_index"], d["reason"], occurred_at, topic, d["receipt_version"])
+            extra += (d["refund_id"], None)
+        else:
+            delta, sku, name = d["by"], None, None
+            extra = (None, d["reason"], occurred_at, topic, None, None, d["actor"])
+        self.movements.append((row[0], user_id, ref, delta, kind, row[1], row[2], *extra))
+        level = self.levels.get((user_id, ref))
+        if level is None:
+            platform, _, external_id = ref.partition(":")
+            level = self.levels[(user_id, ref)] = _Level(platform, external_id)
         level.quantity += delta
         if level.sku is None:
             level.sku = sku
