@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -36,31 +37,42 @@ class OwnersProjection:
     async def bulk_load(self, conn: Any, rows: Sequence[StoredRow], decode: Decode) -> None:
         """Rebuilds only: the user id read straight from each event's JSON, then one COPY.
 
-        An event whose ``user_id`` is not a stored UUID is decoded in full, as ``apply``
-        would see it."""
-        users: dict[str, UUID] = {}
+        Every event this ledger writes begins with its timestamp and user id (an aggregate's
+        first event has its topic between the two), so ``_LEADING_USER`` finds the user id
+        without parsing the rest; any other shape is parsed, and an event whose ``user_id``
+        is not a stored UUID is decoded in full, as ``apply`` would see it."""
+        users: dict[Any, UUID] = {}
         records = []
         for row in rows:
-            value = orjson.loads(row[4]).get("user_id")
-            key = value.get("_data_") if type(value) is dict else None
-            user_id = users.get(key) if type(key) is str else None
+            found = _LEADING_USER(row[4])
+            key = found[1] if found is not None else None
+            user_id = users.get(key) if key is not None else None
             if user_id is None:
-                user_id = _user_of(value, row, decode)
+                user_id = _user_of(row, decode) if key is None else UUID(hex=key.decode())
                 if user_id is None:
                     continue
-                if type(key) is str:
+                if key is not None:
                     users[key] = user_id
             records.append((row[0], user_id, row[1]))
         if records:
             await conn.copy_records_to_table("event_owners", records=records, columns=_COLUMNS)
 
 
+# The start of a stored event as our transcoder writes it (service/transcoder.py); being
+# anchored at the first key, the user id it captures is the top-level one.
+_LEADING_USER = re.compile(
+    rb'\{"timestamp":\{"_type_":"datetime_iso","_data_":"[^"\\]*"\}'
+    rb'(?:,"originator_topic":"[^"\\]*")?'
+    rb',"user_id":\{"_type_":"uuid_hex","_data_":"([0-9a-f]{32})"\}[,}]'
+).match
+
+
 _COLUMNS = ("notification_id", "user_id", "originator_id")
 
 
-def _user_of(value: Any, row: StoredRow, decode: Decode) -> UUID | None:
+def _user_of(row: StoredRow, decode: Decode) -> UUID | None:
     try:
-        return raw_uuid(value)
+        return raw_uuid(orjson.loads(row[4]).get("user_id"))
     except ValueError:
         user_id: UUID | None = getattr(decode(row).event, "user_id", None)
         return user_id
