@@ -6,6 +6,8 @@ move the ledger's stock, which is only the sum of its movements.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -65,6 +67,28 @@ class Product(Aggregate):
         modified_at: datetime | None
         variants: tuple[ProductVariant, ...]
 
+        def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
+            aggregate.readings[self.originator_version] = reading(self)
+
+    class InterpretationCorrected(ProductUpdated):
+        """Reprocessing read the stored delivery at ``receipt_version`` otherwise.
+
+        It restates that delivery as the corrected code reads it (its delivery fields are the
+        original's), and projections apply it as they apply any product delivery, at its
+        place in the log. From the first delivery that reads otherwise, every later one is
+        restated too, in order (``differences`` empty when its reading did not change): the
+        catalogue then ends on what the latest deliveries say, as a fresh run's does.
+        """
+
+        receipt_version: int
+        reason: str
+        code_version: str
+        differences: tuple[str, ...]
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.readings[self.receipt_version] = reading(self)
+
     class DeletedOnPlatform(ProductDelivery):
         """The platform deleted the product: the catalogue marks it; its stock history stays."""
 
@@ -87,6 +111,8 @@ class Product(Aggregate):
         self.external_id = external_id
         self.bodies: set[str] = set()
         self.deleted = False
+        # What each delivery (by its event's version) means: as recorded, or as corrected.
+        self.readings: dict[int, ProductSnapshot] = {}
 
     @classmethod
     def open(cls, user_id: UUID, platform: str, external_id: str) -> Product:
@@ -115,20 +141,7 @@ class Product(Aggregate):
             return "duplicate"
         self.trigger_event(
             self.ProductUpdated,
-            user_id=self.user_id,
-            platform=self.platform,
-            external_id=self.external_id,
-            product_ref=snapshot.product_ref,
-            name=snapshot.name,
-            sku=snapshot.sku,
-            price=snapshot.price,
-            product_type=snapshot.product_type,
-            parent_id=snapshot.parent_id,
-            manage_stock=snapshot.manage_stock,
-            stock_quantity=snapshot.stock_quantity,
-            platform_status=snapshot.platform_status,
-            modified_at=snapshot.modified_at,
-            variants=snapshot.variants,
+            **_snapshot_fields(self, snapshot),
             **_delivery_fields(delivery),
         )
         if restored and self.deleted:
@@ -141,6 +154,73 @@ class Product(Aggregate):
                 receipt_version=self.version,
             )
         return "product_updated"
+
+    def correct(
+        self,
+        reread: Sequence[tuple[int, Delivery, ProductSnapshot]],
+        reason: str,
+        code_version: str,
+    ) -> list[str]:
+        """Restate the deliveries that the current code reads otherwise, and every later one.
+
+        ``reread`` holds, in log order, each product delivery's event version, its delivery
+        and what the current code reads in its body (unreadable ones left out: they keep
+        their recorded reading). Returns the differences found; none: nothing appended.
+        """
+        found: list[str] = []
+        for version, delivery, snapshot in reread:
+            if (snapshot.platform, snapshot.external_id) != (self.platform, self.external_id):
+                raise ProductMismatchError(f"{snapshot.platform}:{snapshot.external_id}")
+            changed = differences(self.readings[version], snapshot)
+            if not changed and not found:
+                continue
+            found += [f"delivery {version}: {line}" for line in changed]
+            self.trigger_event(
+                self.InterpretationCorrected,
+                **_snapshot_fields(self, snapshot),
+                **_delivery_fields(delivery),
+                receipt_version=version,
+                reason=reason,
+                code_version=code_version,
+                differences=tuple(changed),
+            )
+        return found
+
+
+def reading(e: Any) -> ProductSnapshot:
+    """What a product delivery's event says the product is."""
+    return ProductSnapshot(
+        *(e.platform, e.external_id, e.name, e.sku, e.price, e.product_type, e.parent_id),
+        *(e.manage_stock, e.stock_quantity, e.platform_status, e.modified_at, tuple(e.variants)),
+    )
+
+
+def differences(recorded: ProductSnapshot, now: ProductSnapshot) -> list[str]:
+    """Field by field, what ``now`` reads otherwise than ``recorded``."""
+    return [
+        f"{f.name}: {getattr(recorded, f.name)!r} -> {getattr(now, f.name)!r}"
+        for f in fields(ProductSnapshot)
+        if getattr(recorded, f.name) != getattr(now, f.name)
+    ]
+
+
+def _snapshot_fields(product: Product, snapshot: ProductSnapshot) -> dict[str, Any]:
+    return {
+        "user_id": product.user_id,
+        "platform": product.platform,
+        "external_id": product.external_id,
+        "product_ref": snapshot.product_ref,
+        "name": snapshot.name,
+        "sku": snapshot.sku,
+        "price": snapshot.price,
+        "product_type": snapshot.product_type,
+        "parent_id": snapshot.parent_id,
+        "manage_stock": snapshot.manage_stock,
+        "stock_quantity": snapshot.stock_quantity,
+        "platform_status": snapshot.platform_status,
+        "modified_at": snapshot.modified_at,
+        "variants": snapshot.variants,
+    }
 
 
 def _delivery_fields(delivery: Delivery) -> dict[str, Any]:

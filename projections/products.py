@@ -43,7 +43,13 @@ WHERE user_id = $1 AND platform = $2 AND (external_id = $3 OR parent_id = $3)
 
 class ProductsProjection:
     name = "products"
-    topics = topics(Product.ProductUpdated, Product.DeletedOnPlatform, Product.RestoredOnPlatform)
+    # A correction restates a delivery as corrected code reads it: applied as a delivery is.
+    topics = topics(
+        Product.ProductUpdated,
+        Product.InterpretationCorrected,
+        Product.DeletedOnPlatform,
+        Product.RestoredOnPlatform,
+    )
 
     async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:
         for recorded in batch:

@@ -63,6 +63,7 @@ class StockProjection:
         Order.StockRestored,
         StockAdjustment.StockAdjusted,
         Product.ProductUpdated,
+        Product.InterpretationCorrected,  # a restated delivery, applied as one
     )
     # Built once after a rebuild's first pass (see service/bulk_replay.py): both keys come
     # from the log, whose own constraints already make them unique.

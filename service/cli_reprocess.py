@@ -32,7 +32,9 @@ def register(top: Any) -> dict[tuple[str, str], Command]:
         help="re-read stored deliveries with the current code; append corrections",
     )
     command.add_argument("--user", required=True)
-    command.add_argument("--since", type=_since, help="only orders with a delivery since")
+    command.add_argument(
+        "--since", type=_since, help="only orders and products with a delivery since"
+    )
     command.add_argument("--dry-run", action="store_true", help="print the differences only")
     command.set_defaults(command="reprocess")
     return {("reprocess", "reprocess"): cmd_reprocess}
@@ -48,14 +50,20 @@ async def cmd_reprocess(args: argparse.Namespace, settings: Settings) -> int:
         await pool.close()
     verb = "would correct" if args.dry_run else "corrected"
     for c in corrections:
-        sys.stdout.write(f"{c.external_id} ({c.order_id}): {verb}\n")
+        sys.stdout.write(f"{c.kind} {c.external_id} ({c.aggregate_id}): {verb}\n")
         for line in c.differences:
             sys.stdout.write(f"  {line}\n")
         for line in c.unreadable:
             sys.stdout.write(f"  unreadable now: {line}\n")
     sys.stdout.write(
-        f"{len(corrections)} order(s) {verb} by {code_version()}\n"
+        f"{_count(corrections, 'order')}, {_count(corrections, 'product')} {verb}"
+        f" by {code_version()}\n"
         if corrections
         else "nothing to correct: the ledger reads as the current code reads it\n"
     )
     return 0
+
+
+def _count(corrections: list[Any], kind: str) -> str:
+    n = sum(1 for c in corrections if c.kind == kind)
+    return f"{n} {kind}{'' if n == 1 else 's'}"

@@ -4,11 +4,14 @@ For a bug in how deliveries were interpreted (an adapter or an aggregate rule), 
 are immutable: every order's stored raw bodies are replayed, in the order they were received,
 through the current adapters into a fresh aggregate; where that reading differs from the
 ledger's, ``Order.correct`` appends the events that bring the ledger to it, naming the reason
-and the code version. Nothing is edited or deleted, and a second run finds nothing to do.
+and the code version. Every product delivery is read again the same way, and
+``Product.correct`` restates those that now read otherwise (and the later ones, in order).
+Nothing is edited or deleted, and a second run finds nothing to do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
@@ -16,9 +19,11 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from eventsourcing.utils import get_topic
 
 from aggregates.order import Order
-from aggregates.values import Delivery
+from aggregates.product import Product
+from aggregates.values import Delivery, ProductSnapshot
 from service.adapters.common import PayloadError, parse_json
 from service.eventstore import ConcurrencyConflictError, EventStore, replay
 from service.ingest import ADAPTERS
@@ -35,7 +40,8 @@ def code_version() -> str:
 
 @dataclass(frozen=True)
 class Correction:
-    order_id: UUID
+    kind: str  # "order" or "product"
+    aggregate_id: UUID
     external_id: str
     differences: list[str]
     unreadable: list[str]
@@ -76,49 +82,107 @@ async def _fresh(conn: Any, live: Order, receipts: list[Any]) -> tuple[Order, li
     fresh = Order.open(live.user_id, live.platform, live.external_id)
     unreadable = []
     for receipt in receipts:
-        body = await conn.fetchval(
-            "SELECT body FROM raw_deliveries WHERE sha256 = $1", receipt.body_sha256
-        )
+        body = await _body(conn, receipt.body_sha256)
         try:
-            _reread(fresh, receipt, bytes(body))
+            _reread(fresh, receipt, body)
         except PayloadError as err:
             unreadable.append(f"{receipt.body_sha256[:12]}: {err}")
     return fresh, unreadable
 
 
-async def _order_ids(conn: Any, user_id: UUID) -> list[UUID]:
+async def _aggregate_ids(conn: Any, user_id: UUID, opened: type) -> list[UUID]:
     rows = await conn.fetch(
         "SELECT DISTINCT o.originator_id FROM event_owners o"
         " JOIN stored_events e ON e.notification_id = o.notification_id"
         " WHERE o.user_id = $1 AND e.topic = $2 ORDER BY 1",
         user_id,
-        "aggregates.order:Order.Opened",
+        get_topic(opened),
     )
     return [r["originator_id"] for r in rows]
 
 
-async def reprocess_order(
-    pool: asyncpg.Pool, store: EventStore, order_id: UUID, since: datetime | None, dry_run: bool
+async def _body(conn: Any, sha256: str) -> bytes:
+    return bytes(await conn.fetchval("SELECT body FROM raw_deliveries WHERE sha256 = $1", sha256))
+
+
+def _received_since(receipts: list[Any], since: datetime | None) -> bool:
+    return since is None or any(r.received_at >= since for r in receipts)
+
+
+Attempt = Callable[[Any, list[Any]], Awaitable[tuple[Any, Correction] | None]]
+
+
+async def _reprocess_one(
+    pool: asyncpg.Pool, store: EventStore, aggregate_id: UUID, dry_run: bool, attempt: Attempt
 ) -> Correction | None:
+    """Run ``attempt`` on the aggregate's history; append what it triggered unless a dry run.
+    A delivery arriving meanwhile makes the append conflict: then all is read again."""
     for _ in range(10):
         async with pool.acquire() as conn:
-            history = await store.load(conn, order_id)
-            live: Order = replay(history)
-            receipts = [e for e in history if isinstance(e, Order.OrderReceived)]
-            if since is not None and not any(r.received_at >= since for r in receipts):
+            history = await store.load(conn, aggregate_id)
+            outcome = await attempt(conn, history)
+            if outcome is None:
                 return None
-            fresh, unreadable = await _fresh(conn, live, receipts)
-            found = live.correct(fresh, REASON, code_version())
-            if not found:
-                return None
+            live, correction = outcome
             if not dry_run:
                 try:
                     async with conn.transaction():
                         await store.append(conn, live.collect_events())
                 except ConcurrencyConflictError:
-                    continue  # a delivery arrived meanwhile: read it all again
-            return Correction(order_id, live.external_id, found, unreadable)
-    raise ConcurrencyConflictError(f"order {order_id}: too busy to reprocess")
+                    continue
+            return correction
+    raise ConcurrencyConflictError(f"{aggregate_id}: too busy to reprocess")
+
+
+def _order_attempt(since: datetime | None) -> Attempt:
+    async def attempt(conn: Any, history: list[Any]) -> tuple[Any, Correction] | None:
+        live: Order = replay(history)
+        receipts = [e for e in history if isinstance(e, Order.OrderReceived)]
+        if not _received_since(receipts, since):
+            return None
+        fresh, unreadable = await _fresh(conn, live, receipts)
+        found = live.correct(fresh, REASON, code_version())
+        if not found:
+            return None
+        return live, Correction("order", live.id, live.external_id, found, unreadable)
+
+    return attempt
+
+
+def _product_attempt(since: datetime | None) -> Attempt:
+    async def attempt(conn: Any, history: list[Any]) -> tuple[Any, Correction] | None:
+        live: Product = replay(history)
+        # Corrections restate deliveries; only the deliveries themselves are read again.
+        deliveries = [e for e in history if type(e) is Product.ProductUpdated]
+        if not _received_since(deliveries, since):
+            return None
+        reread, unreadable = await _reread_products(conn, live, deliveries)
+        found = live.correct(reread, REASON, code_version())
+        if not found:
+            return None
+        return live, Correction("product", live.id, live.external_id, found, unreadable)
+
+    return attempt
+
+
+async def _reread_products(
+    conn: Any, live: Product, deliveries: list[Any]
+) -> tuple[list[tuple[int, Delivery, ProductSnapshot]], list[str]]:
+    adapter = ADAPTERS[live.platform]
+    reread, unreadable = [], []
+    for e in deliveries:
+        try:
+            doc = parse_json(await _body(conn, e.body_sha256), e.headers.get("content-encoding"))
+            snapshot = adapter.product_from_json(doc)
+        except PayloadError as err:
+            unreadable.append(f"{e.body_sha256[:12]}: {err}")
+            continue
+        if snapshot.external_id != live.external_id:
+            # Moving a delivery to another product is beyond a correction: reported only.
+            unreadable.append(f"{e.body_sha256[:12]}: now reads as {snapshot.product_ref}")
+            continue
+        reread.append((e.originator_version, _delivery(e), snapshot))
+    return reread, unreadable
 
 
 async def reprocess(
@@ -128,13 +192,17 @@ async def reprocess(
     since: datetime | None = None,
     dry_run: bool = False,
 ) -> list[Correction]:
-    """Corrections for every order of the user (only orders with a delivery since ``since``)."""
+    """Corrections for every order and product of the user (only those with a delivery
+    since ``since``), orders first."""
     store = EventStore()
     async with pool.acquire() as conn:
-        order_ids = await _order_ids(conn, user_id)
+        order_ids = await _aggregate_ids(conn, user_id, Order.Opened)
+        product_ids = await _aggregate_ids(conn, user_id, Product.Opened)
+    work = [(i, _order_attempt(since)) for i in order_ids]
+    work += [(i, _product_attempt(since)) for i in product_ids]
     corrections = []
-    for order_id in order_ids:
-        correction = await reprocess_order(pool, store, order_id, since, dry_run)
+    for aggregate_id, attempt in work:
+        correction = await _reprocess_one(pool, store, aggregate_id, dry_run, attempt)
         if correction is not None:
             corrections.append(correction)
     return corrections

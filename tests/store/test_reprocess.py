@@ -3,6 +3,7 @@ ledger ends as a fresh run with the fixed code computes; a second run appends no
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import asyncpg
@@ -78,3 +79,92 @@ async def test_reprocess_corrects_a_planted_interpretation_bug(
     after = await _count(pool)
     assert await reprocess(pool, merchant.user_id) == []
     assert await _count(pool) == after  # a second run appends nothing
+
+
+def _product_deliveries() -> list[bytes]:
+    def product(pid: int, modified: str, stock: int, name: str, **extra: object) -> dict:
+        body = {"id": pid, "name": name, "sku": f"SKU-{pid}", "type": "simple"}
+        body |= {"manage_stock": True, "stock_quantity": stock, "price": "9.50"}
+        return body | {"status": "publish", "date_modified_gmt": modified, **extra}
+
+    bodies = [
+        product(42, "2026-08-01T10:00:00", 12, "Mug"),
+        product(42, "2026-08-01T11:00:00", 9, "Mug, blue"),
+        # Out of order: the newer description arrives first, the older one after it.
+        product(71, "2026-08-02T10:00:00", 4, "Lamp v2", parent_id=7),
+        product(71, "2026-08-01T10:00:00", 6, "Lamp", parent_id=7),
+        product(99, "2026-08-01T10:00:00", 0, "Vase"),
+    ]
+    return [json.dumps(b).encode() for b in bodies]
+
+
+async def _catalogue(client: TestClient, merchant: Merchant) -> dict:
+    products = await client.get("/api/products?limit=100", headers=merchant.auth)
+    stock = await client.get("/api/stock?limit=100", headers=merchant.auth)
+    assert products.status == stock.status == 200
+    drop = ("updated_at",)
+    return {
+        "products": [
+            {k: v for k, v in p.items() if k not in drop} for p in (await products.json())["items"]
+        ],
+        "stock": sorted((await stock.json())["items"], key=lambda i: i["product_ref"]),
+    }
+
+
+async def _send_catalogue_and_orders(client: TestClient, merchant: Merchant) -> None:
+    await client.post(merchant.woo_orders(), json=woo_order(1))
+    for body in _product_deliveries():
+        assert (await client.post(merchant.woo_products(), data=body)).status == 200
+    await client.post(merchant.woo_orders(), json=woo_order(2))
+
+
+async def test_reprocess_restates_product_deliveries_read_wrongly(
+    client: TestClient, merchant: Merchant, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+):
+    read = woocommerce.product_from_json
+
+    def planted_read(doc: dict) -> object:
+        right = read(doc)
+        if " " not in (right.name or ""):
+            return right
+        return dataclasses.replace(right, stock_quantity=None, sku=None)
+
+    with monkeypatch.context() as planted:
+        # The bug: a product whose name has a space loses its stock count and SKU. Of 71,
+        # only the newer description (which arrived first) is read wrongly; restating it
+        # alone would leave the older one's count, the last reported, behind.
+        planted.setattr(woocommerce, "product_from_json", planted_read)
+        await _send_catalogue_and_orders(client, merchant)
+    fresh = await create_merchant(pool)
+    await _send_catalogue_and_orders(client, fresh)
+    runner = client.app[RUNNER]
+    assert await runner.wait_for(await _head(pool), 5)
+    wrong, right = await _catalogue(client, merchant), await _catalogue(client, fresh)
+    assert wrong != right
+
+    preview = await reprocess(pool, merchant.user_id, dry_run=True)
+    assert sorted(c.external_id for c in preview) == ["42", "71"]
+    assert all(c.kind == "product" for c in preview)
+    corrections = await reprocess(pool, merchant.user_id)
+    assert [c.differences for c in corrections] == [c.differences for c in preview]
+    assert any("stock_quantity: None -> 9" in d for c in corrections for d in c.differences)
+    assert await runner.wait_for(await _head(pool), 5)
+    assert await _catalogue(client, merchant) == right
+
+    after = await _count(pool)
+    assert await reprocess(pool, merchant.user_id) == []
+    assert await _count(pool) == after
+
+
+async def test_reprocess_leaves_products_read_rightly_alone(
+    client: TestClient, merchant: Merchant, pool: asyncpg.Pool
+):
+    await _send_catalogue_and_orders(client, merchant)
+    before = await _count(pool)
+    assert await reprocess(pool, merchant.user_id) == []
+    assert await _count(pool) == before
+
+
+async def _head(pool: asyncpg.Pool) -> int:
+    async with pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT max(notification_id) FROM stored_events"))
