@@ -7,7 +7,16 @@ from typing import Any
 from uuid import UUID
 
 from aggregates.order import Order
-from projections.base import Recorded, parse_json, receipt_source, to_json, topics
+from projections import lookup_bulk
+from projections.base import (
+    Decode,
+    Recorded,
+    StoredRow,
+    parse_json,
+    receipt_source,
+    to_json,
+    topics,
+)
 
 _RECEIVED = """
 INSERT INTO order_lookup (user_id, platform, external_id, order_id, last_receipt,
@@ -56,6 +65,10 @@ class LookupProjection:
                     e.originator_id,
                     e.status,
                 )
+
+    async def bulk_load(self, conn: Any, rows: Sequence[StoredRow], decode: Decode) -> None:
+        """Rebuilds only: COPY and set-based merges per chunk (see projections/lookup_bulk.py)."""
+        await lookup_bulk.bulk_load(conn, rows, decode)
 
 
 async def find_order(

@@ -10,7 +10,16 @@ from uuid import UUID
 
 from aggregates.order import Order
 from aggregates.values import OrderLine
-from projections.base import Recorded, parse_json, receipt_source, to_json, topics
+from projections import sales_bulk
+from projections.base import (
+    Decode,
+    Recorded,
+    StoredRow,
+    parse_json,
+    receipt_source,
+    to_json,
+    topics,
+)
 
 _INSERT_RECEIPT = """
 INSERT INTO sale_receipts (order_id, originator_version, notification_id, user_id, source)
@@ -96,10 +105,23 @@ class SalesProjection:
         Order.DeletedOnPlatform,
         Order.RestoredOnPlatform,
     )
+    # Built once after a rebuild's first pass (service/bulk_replay.py): the log makes them
+    # hold (a sale's id is its order's, named by user, platform and external id; its
+    # source is a receipt the loader found; a position is unique in the log).
+    bulk_deferred = (
+        "sales_source_fkey",
+        "sales_external_key",
+        "sales_user_recorded_idx",
+        "sale_receipts_position_key",
+    )
 
     async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:
         for recorded in batch:
             await self._apply_one(conn, recorded)
+
+    async def bulk_load(self, conn: Any, rows: Sequence[StoredRow], decode: Decode) -> None:
+        """Rebuilds only: the same tables from raw rows, a batch at a time (see sales_bulk)."""
+        await sales_bulk.bulk_load(conn, rows, decode)
 
     async def _apply_one(self, conn: Any, recorded: Recorded) -> None:
         e = recorded.event

@@ -2,7 +2,7 @@
 CREATE TABLE IF NOT EXISTS sale_receipts (
     order_id uuid NOT NULL,
     originator_version bigint NOT NULL,
-    notification_id bigint NOT NULL UNIQUE,
+    notification_id bigint NOT NULL CONSTRAINT sale_receipts_position_key UNIQUE,
     user_id uuid NOT NULL,
     source jsonb NOT NULL,
     PRIMARY KEY (order_id, originator_version)
@@ -31,8 +31,9 @@ CREATE TABLE IF NOT EXISTS sales (
     source jsonb NOT NULL,
     refunded numeric NOT NULL DEFAULT 0 CHECK (refunded >= 0),
     deleted_on_platform boolean NOT NULL DEFAULT false,
-    UNIQUE (user_id, platform, external_id),
-    FOREIGN KEY (sale_id, source_version) REFERENCES sale_receipts (order_id, originator_version)
+    CONSTRAINT sales_external_key UNIQUE (user_id, platform, external_id),
+    CONSTRAINT sales_source_fkey FOREIGN KEY (sale_id, source_version)
+        REFERENCES sale_receipts (order_id, originator_version)
 );
 
 CREATE INDEX IF NOT EXISTS sales_user_recorded_idx

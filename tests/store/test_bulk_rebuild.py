@@ -9,22 +9,31 @@ all must agree row for row. A loader that fails falls back to the per-event path
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from aggregates.order import Order
+from aggregates.values import Delivery
+from projections import sales_bulk
 from projections.base import Decode, Recorded, StoredRow
 from projections.registry import all_projections
+from projections.sales import SalesProjection
 from projections.stock import StockProjection
 from service import bulk_replay
+from service.adapters.woocommerce import order_from_json
 from service.eventstore import EventStore
 from service.projection_schemas import _differences, build, compare
 from tests.support import FIXTURES, Merchant, shopify_body, woo_order
 
 # Every projection with a bulk loader is held to the same standard, whoever adds one.
 BULK = tuple(type(p) for p in all_projections() if bulk_replay.bulk_loader(p) is not None)
+BATCH = bulk_replay.BULK_BATCH
 
 SHOPIFY_PRODUCT = {
     "id": 632910392,
@@ -62,8 +71,53 @@ async def _adjust(client: TestClient, merchant: Merchant, ref: str, by: int, key
     assert resp.status == 201, await resp.text()
 
 
+async def _woo(
+    client: TestClient, merchant: Merchant, body: dict[str, Any], topic: str | None = None
+) -> None:
+    headers = {"X-WC-Webhook-Topic": topic} if topic else {}
+    resp = await client.post(merchant.woo_orders(), json=body, headers=headers)
+    assert resp.status == 200, await resp.text()
+
+
+def _june(day: int) -> str:
+    return f"2026-06-{day:02d}T00:00:00"
+
+
+async def _sale_lifecycles(client: TestClient, merchant: Merchant) -> None:
+    """What the sales projection folds: amendments, status changes, refunds and deletion
+    marks, before and after the order is a sale."""
+    # Amended (the customer's email, then a line's quantity), completed, then refunded.
+    email = {"first_name": "Ana", "last_name": "Ruiz", "email": "ana.ruiz@example.com"}
+    await _woo(client, merchant, woo_order(800, date_modified_gmt=_june(1)))
+    await _woo(client, merchant, woo_order(800, billing=email, date_modified_gmt=_june(2)))
+    more = woo_order(800, billing=email, date_modified_gmt=_june(3))
+    more["line_items"][0]["quantity"] = 3
+    await _woo(client, merchant, more)
+    refunds = [{"id": 81, "total": "-2.50"}]
+    done = {**more, "status": "completed", "date_modified_gmt": _june(4), "refunds": refunds}
+    await _woo(client, merchant, done)
+    # Deleted on the platform, then restored; deleted before it is an order; deleted after.
+    await _woo(client, merchant, woo_order(801, date_modified_gmt=_june(1)))
+    await _woo(client, merchant, {"id": 801}, "order.deleted")
+    await _woo(client, merchant, woo_order(801, date_modified_gmt=_june(5)), "order.restored")
+    await _woo(client, merchant, {"id": 802}, "order.deleted")
+    await _woo(client, merchant, woo_order(802, "completed", date_modified_gmt=_june(1)))
+    await _woo(client, merchant, woo_order(803, date_modified_gmt=_june(1)))
+    await _woo(client, merchant, {"id": 803}, "order.deleted")
+
+
+async def _shopify_refund_before_its_order(client: TestClient, merchant: Merchant) -> None:
+    _, refund = shopify_body("shopify-refund-shopify-rest-example-shipping-only.json")
+    order, _ = shopify_body("shopify-order-shopify-rest-example-eur-custom-items.json")
+    refund["order_id"] = json.loads(order)["id"]
+    body = json.dumps(refund, default=str).encode()
+    headers = {"X-Shopify-Topic": "refunds/create"}
+    assert (await client.post(merchant.shopify_orders(), data=body, headers=headers)).ok
+
+
 async def _mixed_workload(client: TestClient, merchant: Merchant) -> None:
     await _adjust(client, merchant, "woocommerce:42", 5, "before-any-sale")
+    await _shopify_refund_before_its_order(client, merchant)
     await _adjust(client, merchant, "shopify:49148385", 3, "before-the-catalogue")
     for path in sorted((FIXTURES / "woocommerce").glob("woocommerce-order-*.json")):
         await client.post(merchant.woo_orders(), data=path.read_bytes())
@@ -91,6 +145,7 @@ async def _mixed_workload(client: TestClient, merchant: Merchant) -> None:
     later["date_modified_gmt"] = "2027-01-01T00:00:00"
     await client.post(merchant.woo_products(), json=later)
     await _adjust(client, merchant, "shopify:808950810", -2, "after-the-catalogue")
+    await _sale_lifecycles(client, merchant)
 
 
 async def _bulk_against_per_event(database_url: str, cls: type) -> list[str]:
@@ -106,22 +161,68 @@ async def _bulk_against_per_event(database_url: str, cls: type) -> list[str]:
             await conn.close()
 
 
-@pytest.mark.parametrize("batch", [bulk_replay.BULK_BATCH, 7])
+def _fell_back(caplog: pytest.LogCaptureFixture) -> set[str]:
+    """The projections whose bulk loader gave a batch up to the per-event path."""
+    return {
+        r.getMessage().split(":")[0].removeprefix("projection ")
+        for r in caplog.records
+        if r.name == "service.bulk_replay" and "bulk load of events" in r.getMessage()
+    }
+
+
+# Batches of every size (one event each: every change lands on rows of earlier batches), and
+# sales chunks so small that sales made in one chunk change in the next ones of the batch.
+@pytest.mark.parametrize(
+    ("batch", "chunk"),
+    [(BATCH, sales_bulk.CHUNK), (7, sales_bulk.CHUNK), (1, sales_bulk.CHUNK), (BATCH, 3)],
+)
 async def test_bulk_rebuilds_equal_per_event_and_live_ones(
     client: TestClient,
     merchant: Merchant,
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
     batch: int,
+    chunk: int,
 ):
+    caplog.set_level(logging.WARNING, logger=bulk_replay.__name__)
     await _mixed_workload(client, merchant)
     monkeypatch.setattr(bulk_replay, "BULK_BATCH", batch)
-    assert {"stock", "owners"} <= {cls.name for cls in BULK}
+    monkeypatch.setattr(sales_bulk, "CHUNK", chunk)
+    assert {"stock", "owners", "sales"} <= {cls.name for cls in BULK}
     for cls in BULK:
         assert bulk_replay.bulk_loader(cls()) is not None
         assert bulk_replay.bulk_loader(_per_event(cls)) is None
         assert await _bulk_against_per_event(database_url, cls) == [], cls.name
         assert await compare(database_url, EventStore(), cls()) == [], cls.name
+    # Equal tables prove little if the per-event path built them.
+    assert "sales" not in _fell_back(caplog)
+
+
+async def test_a_sale_whose_receipt_is_missing_is_set_aside_as_apply_does(
+    client: TestClient,
+    merchant: Merchant,
+    pool: asyncpg.Pool,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+):
+    """A SaleRecorded naming a receipt that is not in the log fails its bulk batch, and the
+    per-event path sets it aside, as the live runner does."""
+    caplog.set_level(logging.WARNING, logger=bulk_replay.__name__)
+    await _woo(client, merchant, woo_order(900))
+    order = Order.open(merchant.user_id, "woocommerce", "901")
+    delivery = Delivery(None, None, None, None, None, {}, datetime.now(UTC), "unverified", "ab")
+    order.receive(delivery, order_from_json(woo_order(901)))
+    lost = [e for e in order.collect_events() if not isinstance(e, Order.OrderReceived)]
+    async with pool.acquire() as conn, conn.transaction():
+        await EventStore().append(conn, lost)
+    await _woo(client, merchant, woo_order(902))
+    monkeypatch.setattr(bulk_replay, "BULK_BATCH", 3)
+    assert await _bulk_against_per_event(database_url, SalesProjection) == []
+    assert await compare(database_url, EventStore(), SalesProjection()) == []
+    assert _fell_back(caplog) == {"sales"}
+    assert "(LookupError)" in caplog.text
 
 
 class FailingBulkStock(StockProjection):

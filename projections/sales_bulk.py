@@ -1,0 +1,392 @@
+"""The sales projection's bulk loader, used by rebuilds only.
+
+A batch is folded in chunks of ``CHUNK`` rows. Each chunk becomes a COPY of its receipts,
+of its refunds and of the sales it makes, an upsert of its deletion marks and one UPDATE of
+the sales made before it. What ``apply`` does to a sale, event by event, is folded in log
+order into one change per order:
+
+- a ``SaleRecorded`` starts a new row from the receipt it names, which must come earlier in
+  the log (else the batch fails). The order's earlier events in the chunk did nothing to
+  ``sales``: had the sale existed, the COPY fails the batch;
+- a ``SaleAmended`` replaces the details, a ``SaleStatusChanged`` the status; the last event
+  that touched the sale gives ``updated_at``;
+- ``refunded`` is always the sum of the order's refunds (added one by one after the sale, or
+  summed when it is made) and ``deleted_on_platform`` its last deletion mark, else false:
+  both are read back from their tables once the chunk's refunds and marks are in.
+
+Every value is checked as the full decoding and the column would check it, since a value
+that a later event overwrites never reaches the database; what cannot be folded exactly
+raises, and the batch is applied event by event instead. The chunks' statements run in
+order in the background while Python folds the next chunk: PostgreSQL, which does most of
+the work, is kept busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.utils import get_topic
+
+from aggregates.order import Order
+from aggregates.values import product_ref
+from projections.base import Decode, StoredRow, raw_datetime, raw_uuid
+from projections.bulk_writer import Writer, copy, execute
+from projections.raw_receipts import RawReceipts
+
+CHUNK = 2500
+_YIELD_EVERY = 64
+
+_RECEIPT_COLUMNS = ("order_id", "originator_version", "notification_id", "user_id", "source")
+_REFUND_COLUMNS = ("order_id", "refund_id", "user_id", "amount", "created_at", "notification_id")
+_DETAIL_COLUMNS = (
+    *("customer_name", "customer_email", "lines", "subtotal", "shipping", "tax", "discount"),
+    *("total", "currency", "payment_method"),
+)
+# refunded and deleted_on_platform start at their defaults (see _REFUNDED, _DELETED).
+_SALE_COLUMNS = (
+    *("sale_id", "user_id", "platform", "external_id", "status", "platform_status"),
+    *_DETAIL_COLUMNS,
+    *("recorded_at", "updated_at", "source_version", "source"),
+)
+
+_MARK_DELETIONS = """
+INSERT INTO order_deletions (order_id, deleted)
+SELECT * FROM unnest($1::uuid[], $2::bool[])
+ON CONFLICT (order_id) DO UPDATE SET deleted = EXCLUDED.deleted
+"""
+
+# Whether a new sale may have refunds or marks to read back (else the two UPDATEs below are
+# skipped, which is the common case).
+_ANY_TRACKED = "SELECT EXISTS (SELECT FROM sale_refunds) OR EXISTS (SELECT FROM order_deletions)"
+
+_REFUNDED = """
+UPDATE sales s SET refunded = f.total
+FROM (SELECT order_id, sum(amount) AS total FROM sale_refunds
+      WHERE order_id = ANY($1::uuid[]) GROUP BY order_id) f
+WHERE s.sale_id = f.order_id
+"""
+
+_DELETED = """
+UPDATE sales s SET deleted_on_platform = true FROM order_deletions d
+WHERE d.order_id = ANY($1::uuid[]) AND d.deleted AND s.sale_id = d.order_id
+"""
+
+# Details, status and deletion mark change only where the chunk changed them (NULL: kept).
+_UPDATE_SALES = """
+UPDATE sales s SET
+    customer_name = CASE WHEN c.amended THEN c.customer_name ELSE s.customer_name END,
+    customer_email = CASE WHEN c.amended THEN c.customer_email ELSE s.customer_email END,
+    lines = coalesce(c.lines, s.lines),
+    subtotal = coalesce(c.subtotal, s.subtotal),
+    shipping = coalesce(c.shipping, s.shipping),
+    tax = coalesce(c.tax, s.tax),
+    discount = coalesce(c.discount, s.discount),
+    total = coalesce(c.total, s.total),
+    currency = CASE WHEN c.amended THEN c.currency ELSE s.currency END,
+    payment_method = CASE WHEN c.amended THEN c.payment_method ELSE s.payment_method END,
+    status = coalesce(c.status, s.status),
+    platform_status = coalesce(c.platform_status, s.platform_status),
+    refunded = CASE WHEN c.refunded THEN (SELECT sum(f.amount) FROM sale_refunds f
+        WHERE f.order_id = s.sale_id) ELSE s.refunded END,
+    deleted_on_platform = coalesce(c.deleted, s.deleted_on_platform),
+    updated_at = c.updated_at
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::numeric[], $6::numeric[],
+    $7::numeric[], $8::numeric[], $9::numeric[], $10::text[], $11::text[], $12::text[],
+    $13::text[], $14::timestamptz[], $15::bool[], $16::bool[], $17::bool[])
+    AS c(sale_id, customer_name, customer_email, lines, subtotal, shipping, tax, discount,
+         total, currency, payment_method, status, platform_status, updated_at, amended,
+         refunded, deleted)
+WHERE s.sale_id = c.sale_id
+"""
+
+_RECEIPTS = """
+SELECT order_id, originator_version, source->>'platform', source->>'external_id', source::text
+FROM sale_receipts WHERE (order_id, originator_version) IN (
+    SELECT * FROM unnest($1::uuid[], $2::bigint[]))
+"""
+
+_PLATFORMS = """
+SELECT DISTINCT ON (order_id) order_id, source->>'platform' FROM sale_receipts
+WHERE order_id = ANY($1::uuid[])
+"""
+
+_STATUSES = frozenset(("pending", "sale", "cancelled", "refunded"))
+_NO_DETAILS = (None,) * len(_DETAIL_COLUMNS)
+
+# A receipt as a sale copies it: platform, external id, source (JSON text).
+Receipt = tuple[str, str, str]
+
+
+def _status(d: dict[str, Any]) -> tuple[str, str]:
+    status, platform_status = d["status"], d["platform_status"]
+    if status not in _STATUSES or type(platform_status) is not str:
+        raise ValueError(f"not a sale status: {status!r}, {platform_status!r}")
+    return status, platform_status
+
+
+def _datetime(value: Any) -> datetime:
+    if value["_type_"] != "datetime_iso":
+        raise ValueError(f"not a stored datetime: {value!r}")
+    return _fromisoformat(value["_data_"])
+
+
+_fromisoformat = datetime.fromisoformat
+
+
+def _render(lines: list[dict[str, Any]], platform: Any) -> str:
+    """The ``lines`` jsonb of ``line_json``: each line with its stock key on ``platform``."""
+    for line in lines:
+        line["product_ref"] = product_ref(
+            platform, line["product_id"], line["variation_id"], line["sku"]
+        )
+    return orjson.dumps(lines).decode()
+
+
+@dataclass(slots=True)
+class _Change:
+    """What a chunk does to one order's sale (see the module's docstring)."""
+
+    updated_at: datetime
+    # A sale the chunk makes: its user, recorded_at and receipt version.
+    new: tuple[UUID, datetime, int] | None = None
+    details: list[Any] | None = None
+    status: str | None = None
+    platform_status: str | None = None
+    refunded: bool = False
+    deleted: bool | None = None
+
+
+class _Values:
+    """Decoding of stored values, memoised per batch (amounts and users repeat a lot)."""
+
+    def __init__(self) -> None:
+        self.users: dict[Any, UUID] = {}
+        self.amounts: dict[str, Decimal] = {}
+
+    def user(self, value: Any) -> UUID:
+        key = value["_data_"] if type(value) is dict else value
+        found = self.users.get(key)
+        if found is None:
+            found = self.users[key] = raw_uuid(value)
+        return found
+
+    def amount(self, value: Any) -> Decimal:
+        """A stored Decimal (``{"_type_": "decimal_str", "_data_": text}``)."""
+        text = value["_data_"]
+        found = self.amounts.get(text)
+        if found is None:
+            if value["_type_"] != "decimal_str":
+                raise ValueError(f"not a stored Decimal: {value!r}")
+            found = self.amounts[text] = Decimal(text)
+        return found
+
+    def details(self, d: dict[str, Any]) -> list[Any]:
+        """The amendable fields in column order; lines still without their ``product_ref``.
+
+        A stored Decimal's text is ``str()`` of it, exactly what ``to_json`` writes for a
+        line's amounts, so a line keeps its texts. A field of another shape fails the lookup
+        (KeyError, TypeError) and with it the batch, which then goes event by event."""
+        person = d["customer"]["_data_"]
+        lines = []
+        for item in d["lines"]:
+            line = item["_data_"]
+            line["unit_price"] = line["unit_price"]["_data_"]
+            line["total"] = line["total"]["_data_"]
+            lines.append(line)
+        amount = self.amount
+        return [
+            *(person["name"], person["email"], lines),
+            *(amount(d["subtotal"]), amount(d["shipping"]), amount(d["tax"])),
+            *(amount(d["discount"]), amount(d["total"]), d["currency"], d["payment_method"]),
+        ]
+
+
+class _Batch:
+    """The fold of one batch, a chunk at a time. What a chunk folds is flushed with it; the
+    receipts (to copy into the sales they make) and the orders' platforms are batch-wide."""
+
+    def __init__(self, writer: Writer, tracked: bool, decode: Decode) -> None:
+        self.writer = writer
+        self.receipts_of = RawReceipts(decode)
+        self.tracked = tracked  # refunds or deletion marks in the tables
+        self.values = _Values()
+        self.known: dict[tuple[UUID, int], Receipt] = {}
+        self.platforms: dict[UUID, Any] = {}
+        self._start_chunk()
+
+    def _start_chunk(self) -> None:
+        self.receipts: list[tuple[Any, ...]] = []
+        self.refunds: list[tuple[Any, ...]] = []
+        self.marks: dict[UUID, bool] = {}
+        self.changes: dict[UUID, _Change] = {}
+        # Receipts named by new sales that must be in the table already.
+        self.wanted: set[tuple[UUID, int]] = set()
+
+    def touch(self, order_id: UUID, d: dict[str, Any]) -> _Change:
+        at = _datetime(d["timestamp"])
+        change = self.changes.get(order_id)
+        if change is None:
+            change = self.changes[order_id] = _Change(at)
+        change.updated_at = at
+        return change
+
+    def received(self, row: StoredRow, d: dict[str, Any]) -> None:
+        user_id, platform, external_id, _, source = self.receipts_of.read(row, d)
+        if self.platforms.setdefault(row[1], platform) != platform:
+            raise ValueError(f"order {row[1]}: receipts of two platforms")
+        self.known[(row[1], row[2])] = (platform, external_id, source)
+        self.receipts.append((row[1], row[2], row[0], user_id, source))
+
+    def recorded(self, row: StoredRow, d: dict[str, Any]) -> None:
+        # The order's earlier changes were no-ops (or the sale exists and the COPY fails).
+        earlier = self.changes.get(row[1])
+        if earlier is not None and earlier.new is not None:
+            raise ValueError(f"sale {row[1]} recorded twice")
+        at, version = _datetime(d["timestamp"]), d["receipt_version"]
+        if type(version) is not int:
+            raise ValueError(f"sale {row[1]}: not a receipt version: {version!r}")
+        if (row[1], version) not in self.known:
+            self.wanted.add((row[1], version))
+        user_id = self.values.user(d["user_id"])
+        change = _Change(at, (user_id, at, version), self.details(row[1], d))
+        change.status, change.platform_status = _status(d)
+        self.changes[row[1]] = change
+
+    def amended(self, row: StoredRow, d: dict[str, Any]) -> None:
+        details = self.details(row[1], d)
+        self.touch(row[1], d).details = details
+
+    def details(self, order_id: UUID, d: dict[str, Any]) -> list[Any]:
+        """The details; lines rendered now if the batch knows the platform, else at flush."""
+        details = self.values.details(d)
+        if order_id in self.platforms:
+            details[2] = _render(details[2], self.platforms[order_id])
+        return details
+
+    def status_changed(self, row: StoredRow, d: dict[str, Any]) -> None:
+        status = _status(d)
+        change = self.touch(row[1], d)
+        change.status, change.platform_status = status
+
+    def refund(self, row: StoredRow, d: dict[str, Any]) -> None:
+        created_at = None if d["created_at"] is None else raw_datetime(d["created_at"])
+        user_id, amount = self.values.user(d["user_id"]), self.values.amount(d["amount"])
+        self.refunds.append((row[1], d["refund_id"], user_id, amount, created_at, row[0]))
+        self.tracked = True
+        self.touch(row[1], d).refunded = True
+
+    def mark(self, row: StoredRow, d: dict[str, Any], deleted: bool) -> None:
+        self.marks[row[1]] = deleted
+        self.tracked = True
+        self.touch(row[1], d).deleted = deleted
+
+    def deleted(self, row: StoredRow, d: dict[str, Any]) -> None:
+        self.mark(row, d, True)
+
+    def restored(self, row: StoredRow, d: dict[str, Any]) -> None:
+        self.mark(row, d, False)
+
+    async def fold(self, rows: Sequence[StoredRow]) -> None:
+        for i, row in enumerate(rows):
+            _HANDLERS[row[3]](self, row, orjson.loads(row[4]))
+            if i % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # the writer sends the next statement
+
+    async def _resolve(self) -> None:
+        """Receipts and platforms of earlier batches, then every new set of lines rendered."""
+        if self.wanted:
+            keys = list(self.wanted)
+            found = await self.writer.fetch(_RECEIPTS, *map(list, zip(*keys, strict=True)))
+            for order_id, version, platform, external_id, source in found:
+                self.known[(order_id, version)] = (platform, external_id, source)
+                self.platforms.setdefault(order_id, platform)
+            if len(found) != len(keys):
+                raise LookupError("a sale of the batch names a receipt that is not projected")
+        pending = [
+            (k, c.details)
+            for k, c in self.changes.items()
+            if c.details is not None and type(c.details[2]) is list
+        ]
+        unknown = [k for k, _ in pending if k not in self.platforms]
+        if unknown:
+            self.platforms.update(await self.writer.fetch(_PLATFORMS, unknown))
+        for order_id, details in pending:
+            details[2] = _render(details[2], self.platforms.get(order_id))
+
+    async def flush(self) -> None:
+        """The chunk's statements, handed to the writer."""
+        await self._resolve()
+        add = self.writer.add
+        if self.receipts:
+            add(copy("sale_receipts", self.receipts, _RECEIPT_COLUMNS))
+        if self.refunds:
+            add(copy("sale_refunds", self.refunds, _REFUND_COLUMNS))
+        if self.marks:
+            add(execute(_MARK_DELETIONS, list(self.marks), list(self.marks.values())))
+        kept = [(k, c) for k, c in self.changes.items() if c.new is None]
+        if kept:
+            add(execute(_UPDATE_SALES, *_update_arrays(kept)))
+        made = [self._sale(k, c) for k, c in self.changes.items() if c.new is not None]
+        if made:
+            add(copy("sales", made, _SALE_COLUMNS))
+        if made and self.tracked:
+            add(execute(_REFUNDED, [sale[0] for sale in made]))
+            add(execute(_DELETED, [sale[0] for sale in made]))
+        self._start_chunk()
+
+    def _sale(self, order_id: UUID, c: _Change) -> tuple[Any, ...]:
+        assert c.new is not None and c.details is not None
+        user_id, recorded_at, version = c.new
+        platform, external_id, source = self.known[(order_id, version)]
+        return (
+            *(order_id, user_id, platform, external_id, c.status, c.platform_status),
+            *c.details,
+            *(recorded_at, c.updated_at, version, source),
+        )
+
+
+def _update_arrays(kept: list[tuple[UUID, _Change]]) -> list[list[Any]]:
+    rows = [
+        (
+            *(k, *(c.details or _NO_DETAILS), c.status, c.platform_status, c.updated_at),
+            *(c.details is not None, c.refunded, c.deleted),
+        )
+        for k, c in kept
+    ]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+_HANDLERS: dict[str, Callable[[_Batch, StoredRow, dict[str, Any]], None]] = {
+    get_topic(Order.OrderReceived): _Batch.received,
+    get_topic(Order.SaleRecorded): _Batch.recorded,
+    get_topic(Order.SaleAmended): _Batch.amended,
+    get_topic(Order.SaleStatusChanged): _Batch.status_changed,
+    get_topic(Order.RefundRecorded): _Batch.refund,
+    get_topic(Order.DeletedOnPlatform): _Batch.deleted,
+    get_topic(Order.RestoredOnPlatform): _Batch.restored,
+}
+
+
+async def bulk_load(conn: Any, rows: Sequence[StoredRow], decode: Decode) -> None:
+    """Load a batch of stored rows of the sales topics, in log order (see the docstring);
+    ``decode`` serves only a receipt whose JSON this loader does not read itself."""
+    # The planner overestimates the merges; compiling them would cost more than running.
+    await conn.execute("SET LOCAL jit = off")
+    tracked = await conn.fetchval(_ANY_TRACKED)
+    writer = Writer(conn)
+    try:
+        batch = _Batch(writer, tracked, decode)
+        for start in range(0, len(rows), CHUNK):
+            await batch.fold(rows[start : start + CHUNK])
+            await batch.flush()
+    except BaseException:
+        await writer.abandon()
+        raise
+    await writer.close()
