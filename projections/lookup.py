@@ -18,11 +18,12 @@ from projections.base import (
     topics,
 )
 
+# An order id names its user, platform and external id (uuid5), so it is the key.
 _RECEIVED = """
-INSERT INTO order_lookup (user_id, platform, external_id, order_id, last_receipt,
+INSERT INTO order_lookup (order_id, user_id, platform, external_id, platform_status,
     first_received_at)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6)
-ON CONFLICT (user_id, platform, external_id) DO UPDATE SET last_receipt = EXCLUDED.last_receipt
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (order_id) DO UPDATE SET platform_status = EXCLUDED.platform_status
 """
 
 _RECEIPT = """
@@ -30,15 +31,19 @@ INSERT INTO lookup_receipts (order_id, originator_version, source) VALUES ($1, $
 """
 
 _SALE = """
-UPDATE order_lookup SET status = $2, source = r.source
-FROM lookup_receipts r
-WHERE order_lookup.order_id = $1 AND r.order_id = $1 AND r.originator_version = $3
+UPDATE order_lookup SET status = $2, source_version = $3
+WHERE order_id = $1 AND EXISTS (
+    SELECT FROM lookup_receipts r WHERE r.order_id = $1 AND r.originator_version = $3)
 """
 
 
 class LookupProjection:
     name = "lookup"
+    version = 2  # 2: no copies of the receipts' JSON in order_lookup
     topics = topics(Order.OrderReceived, Order.SaleRecorded, Order.SaleStatusChanged)
+    # Built once after a rebuild's first pass (service/bulk_replay.py): an order id is
+    # made from its user, platform and external id, so the log keeps them unique.
+    bulk_deferred = ("order_lookup_external_key",)
 
     async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:
         for recorded in batch:
@@ -47,11 +52,11 @@ class LookupProjection:
                 source = to_json(receipt_source(recorded))
                 await conn.execute(
                     _RECEIVED,
+                    e.originator_id,
                     e.user_id,
                     e.platform,
                     e.external_id,
-                    e.originator_id,
-                    source,
+                    e.platform_status,
                     e.received_at,
                 )
                 await conn.execute(_RECEIPT, e.originator_id, e.originator_version, source)
@@ -76,8 +81,10 @@ async def find_order(
 ) -> dict[str, Any] | None:
     """The sale an external order became (``sale_id`` None while it is not a sale)."""
     row = await conn.fetchrow(
-        "SELECT order_id, status, source, last_receipt->>'platform_status' AS platform_status"
-        " FROM order_lookup WHERE user_id = $1 AND platform = $2 AND external_id = $3",
+        "SELECT o.order_id, o.status, o.platform_status, r.source FROM order_lookup o"
+        " LEFT JOIN lookup_receipts r"
+        " ON r.order_id = o.order_id AND r.originator_version = o.source_version"
+        " WHERE o.user_id = $1 AND o.platform = $2 AND o.external_id = $3",
         user_id,
         platform,
         external_id,

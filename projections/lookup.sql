@@ -1,14 +1,17 @@
 -- The lookup projection: a platform's external order id to our order (and sale) id.
+-- Version 2: the receipts' audit views live in lookup_receipts only; an order names its
+-- latest platform status and the receipt of its sale, not copies of their JSON.
 CREATE TABLE IF NOT EXISTS order_lookup (
+    order_id uuid PRIMARY KEY,
     user_id uuid NOT NULL,
     platform text NOT NULL,
     external_id text NOT NULL,
-    order_id uuid NOT NULL UNIQUE,
     status text CHECK (status IN ('pending', 'sale', 'cancelled', 'refunded')),
-    last_receipt jsonb NOT NULL,
-    source jsonb,
+    -- What the latest receipt says; the receipt that made it a sale (NULL: not a sale).
+    platform_status text,
+    source_version bigint,
     first_received_at timestamptz NOT NULL,
-    PRIMARY KEY (user_id, platform, external_id)
+    CONSTRAINT order_lookup_external_key UNIQUE (user_id, platform, external_id)
 );
 
 -- Every receipt's audit view, so a sale recorded by a later correction still names the

@@ -2,13 +2,13 @@
 
 A batch is loaded in chunks. A chunk's receipts become one COPY into ``lookup_receipts``; its
 effect on ``order_lookup`` is folded, in log order, into one change per order: the first
-receipt's key and time (kept only when it creates the row), the last receipt, the last
-status, the last sale's receipt. A status event ``apply`` meets before the order has a row
-changes nothing (or, a sale, fails), so events before an order's first receipt in the chunk
-are folded apart and count only if the row was there before it (read before it is written).
-New rows take their receipts' JSON from ``lookup_receipts``: PostgreSQL parses each receipt
-once, and parsing is most of its work. Whatever cannot be shown to match what ``apply`` does
-raises, and the driver applies the batch event by event instead.
+receipt's key and time (kept only when it creates the row), the last receipt's platform
+status, the last status, the last sale's receipt. A status event ``apply`` meets before the
+order has a row changes nothing (or, a sale, fails), so events before an order's first
+receipt in the chunk are folded apart and count only if the row was there before it (read
+before it is written). New rows are one COPY, the others one UPDATE. Whatever cannot be
+shown to match what ``apply`` does raises, and the driver applies the batch event by event
+instead.
 """
 
 from __future__ import annotations
@@ -37,41 +37,28 @@ FIRST_CHUNK = 1000
 _STATUSES = frozenset(("pending", "sale", "cancelled", "refunded"))
 
 # Fresh tables have no statistics: left to guess, the planner JIT-compiles statements and
-# reads single rows through bitmaps. New rows are staged by COPY (cheaper than arrays).
+# reads single rows through bitmaps.
 _PREPARE = """
 SET LOCAL jit = off;
 SET LOCAL enable_bitmapscan = off;
-CREATE TEMP TABLE IF NOT EXISTS lookup_bulk_new (order_id uuid, user_id uuid, platform text,
-    external_id text, first_received_at timestamptz, last_version bigint, status text,
-    sale_version bigint) ON COMMIT DELETE ROWS
 """
 
-_RECEIPT = """
-(SELECT r.source FROM lookup_receipts r
- WHERE r.order_id = s.order_id AND r.originator_version = s.{})
-"""
-# The staged rows, each with its last receipt read once, and its sale's if that is another.
-_INSERT = f"""
-WITH n AS (DELETE FROM pg_temp.lookup_bulk_new RETURNING *),
-s AS MATERIALIZED (SELECT s.*, {_RECEIPT.format("last_version")} AS last_receipt FROM n s)
-INSERT INTO order_lookup (user_id, platform, external_id, order_id, last_receipt,
-    first_received_at, status, source)
-SELECT s.user_id, s.platform, s.external_id, s.order_id, s.last_receipt, s.first_received_at,
-    s.status, CASE WHEN s.sale_version = s.last_version THEN s.last_receipt
-        ELSE {_RECEIPT.format("sale_version")} END
-FROM s
-"""  # noqa: S608 (constant)
+_NEW_COLUMNS = (
+    *("order_id", "user_id", "platform", "external_id", "first_received_at"),
+    *("platform_status", "status", "source_version"),
+)
 
-# Rows the tables had; a null leaves a column as it was.
-_UPDATE = f"""
-UPDATE order_lookup o SET last_receipt = coalesce({_RECEIPT.format("last_version")},
-        o.last_receipt),
+# Rows the tables had; a null leaves a column as it was (a status is never null, nor is a
+# sale's receipt version; a platform status may be, hence ``received``).
+_UPDATE = """
+UPDATE order_lookup o SET
+    platform_status = CASE WHEN s.received THEN s.platform_status ELSE o.platform_status END,
     status = coalesce(s.status, o.status),
-    source = coalesce({_RECEIPT.format("sale_version")}, o.source)
-FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[])
-    AS s(order_id, last_version, status, sale_version)
+    source_version = coalesce(s.sale_version, o.source_version)
+FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::text[], $5::bigint[])
+    AS s(order_id, received, platform_status, status, sale_version)
 WHERE o.order_id = s.order_id
-"""  # noqa: S608 (constant)
+"""
 
 _EXISTING = """
 SELECT order_id, user_id, platform, external_id FROM order_lookup WHERE order_id = ANY($1::uuid[])
@@ -122,7 +109,8 @@ class _Order:
 
     key: Key | None = None  # set by the batch's first receipt
     received_at: datetime | None = None
-    last_version: int | None = None
+    received: bool = False  # a receipt in the batch: platform_status is the last one's
+    platform_status: str | None = None
     status: str | None = None
     sale_version: int | None = None
     early_status: str | None = None  # before the batch's first receipt
@@ -159,13 +147,13 @@ class _Batch:
             self.change(row, order, kind == "sale")
 
     def receipt(self, row: StoredRow, order: _Order) -> None:
-        user_id, platform, external_id, received_at, source = self.receive(row)
+        user_id, platform, external_id, received_at, source, platform_status = self.receive(row)
         key = (user_id, platform, external_id)
         if order.key is None:
             order.key, order.received_at = key, received_at
         elif order.key != key:
             raise ValueError(f"order {row[1]} received under two keys")
-        order.last_version = row[2]
+        order.received, order.platform_status = True, platform_status
         self.receipts.append((row[1], row[2], source))
         self.received.add((row[1], row[2]))
 
@@ -191,9 +179,10 @@ class _Batch:
             status, sale = o.effective(before is not None)
             if before is None:
                 if o.key is not None:
-                    new.append((order_id, *o.key, o.received_at, o.last_version, status, sale))
+                    values = (o.received_at, o.platform_status, status, sale)
+                    new.append((order_id, *o.key, *values))
             elif o.key is None or o.key == before:
-                changed.append((order_id, o.last_version, status, sale))
+                changed.append((order_id, o.received, o.platform_status, status, sale))
             else:
                 raise ValueError(f"order {order_id} is projected under another key")
         return new, [list(column) for column in zip(*changed, strict=True)]
@@ -216,10 +205,7 @@ async def _write(conn: Any, batch: _Batch, new: list[tuple[Any, ...]], changed: 
         columns = ("order_id", "originator_version", "source")
         await conn.copy_records_to_table("lookup_receipts", records=batch.receipts, columns=columns)
     if new:
-        await conn.copy_records_to_table("lookup_bulk_new", schema_name="pg_temp", records=new)
-        done = await conn.execute(_INSERT)
-        if done != f"INSERT 0 {len(new)}":
-            raise LookupError(f"lookup insert: {done} for {len(new)} orders")
+        await conn.copy_records_to_table("order_lookup", records=new, columns=_NEW_COLUMNS)
     if changed:
         done = await conn.execute(_UPDATE, *changed)
         if done != f"UPDATE {len(changed[0])}":

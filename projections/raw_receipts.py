@@ -16,8 +16,8 @@ import orjson
 from projections import base
 from projections.base import Decode, Recorded, StoredRow
 
-# user id, platform, external id, received_at, the source's JSON
-Receipt = tuple[UUID, str, str, datetime, str]
+# user id, platform, external id, received_at, the source's JSON, the platform's status
+Receipt = tuple[UUID, str, str, datetime, str, str | None]
 
 
 class RawReceipts:
@@ -49,7 +49,8 @@ class RawReceipts:
         source = orjson.dumps(_source(row, d, when[1]))
         if b'"_type_"' in source:
             return decoded_receipt(self.decode(row))
-        return user_id, d["platform"], d["external_id"], when[0], source.decode()
+        platform_status = d["platform_status"]
+        return user_id, d["platform"], d["external_id"], when[0], source.decode(), platform_status
 
 
 def _typed(value: Any, name: str) -> bool:
@@ -82,4 +83,4 @@ def _source(row: StoredRow, d: dict[str, Any], received_at: str) -> dict[str, An
 def decoded_receipt(recorded: Recorded) -> Receipt:
     e = recorded.event
     source = base.to_json(base.receipt_source(recorded))
-    return e.user_id, e.platform, e.external_id, e.received_at, source
+    return e.user_id, e.platform, e.external_id, e.received_at, source, e.platform_status

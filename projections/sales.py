@@ -30,10 +30,10 @@ VALUES ($1, $2, $3, $4, $5::jsonb)
 _INSERT_SALE = """
 INSERT INTO sales (sale_id, user_id, platform, external_id, status, platform_status,
     customer_name, customer_email, lines, subtotal, shipping, tax, discount, total, currency,
-    payment_method, recorded_at, updated_at, source_version, source, refunded,
+    payment_method, recorded_at, updated_at, source_version, refunded,
     deleted_on_platform)
 SELECT $1, $2, r.source->>'platform', r.source->>'external_id', $3, $4, $5, $6, $7::jsonb,
-    $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, r.source,
+    $8, $9, $10, $11, $12, $13, $14, $15, $15, $16,
     (SELECT coalesce(sum(amount), 0) FROM sale_refunds WHERE order_id = $1),
     coalesce((SELECT deleted FROM order_deletions WHERE order_id = $1), false)
 FROM sale_receipts r WHERE r.order_id = $1 AND r.originator_version = $16
@@ -96,6 +96,7 @@ def _sale_values(e: Any, platform: str) -> list[Any]:
 
 class SalesProjection:
     name = "sales"
+    version = 2  # 2: a sale names its source receipt instead of copying its JSON
     topics = topics(
         Order.OrderReceived,
         Order.SaleRecorded,
@@ -241,7 +242,9 @@ async def list_sales(
 
 async def get_sale(conn: Any, user_id: UUID, sale_id: UUID) -> dict[str, Any] | None:
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS}, source FROM sales WHERE user_id = $1 AND sale_id = $2",  # noqa: S608
+        f"SELECT {_COLUMNS}, (SELECT r.source FROM sale_receipts r"  # noqa: S608 (constant)
+        "  WHERE r.order_id = sales.sale_id AND r.originator_version = sales.source_version)"
+        " AS source FROM sales WHERE user_id = $1 AND sale_id = $2",
         user_id,
         sale_id,
     )

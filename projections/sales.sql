@@ -1,4 +1,5 @@
 -- The sales projection: one row per sale, and every order receipt (for a sale's source).
+-- Version 2: a sale names its source receipt (source_version) instead of copying its JSON.
 CREATE TABLE IF NOT EXISTS sale_receipts (
     order_id uuid NOT NULL,
     originator_version bigint NOT NULL,
@@ -28,7 +29,6 @@ CREATE TABLE IF NOT EXISTS sales (
     recorded_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
     source_version bigint NOT NULL,
-    source jsonb NOT NULL,
     refunded numeric NOT NULL DEFAULT 0 CHECK (refunded >= 0),
     deleted_on_platform boolean NOT NULL DEFAULT false,
     CONSTRAINT sales_external_key UNIQUE (user_id, platform, external_id),

@@ -53,7 +53,7 @@ _DETAIL_COLUMNS = (
 _SALE_COLUMNS = (
     *("sale_id", "user_id", "platform", "external_id", "status", "platform_status"),
     *_DETAIL_COLUMNS,
-    *("recorded_at", "updated_at", "source_version", "source"),
+    *("recorded_at", "updated_at", "source_version"),
 )
 
 _MARK_DELETIONS = """
@@ -107,7 +107,7 @@ WHERE s.sale_id = c.sale_id
 """
 
 _RECEIPTS = """
-SELECT order_id, originator_version, source->>'platform', source->>'external_id', source::text
+SELECT order_id, originator_version, source->>'platform', source->>'external_id'
 FROM sale_receipts WHERE (order_id, originator_version) IN (
     SELECT * FROM unnest($1::uuid[], $2::bigint[]))
 """
@@ -120,8 +120,8 @@ WHERE order_id = ANY($1::uuid[])
 _STATUSES = frozenset(("pending", "sale", "cancelled", "refunded"))
 _NO_DETAILS = (None,) * len(_DETAIL_COLUMNS)
 
-# A receipt as a sale copies it: platform, external id, source (JSON text).
-Receipt = tuple[str, str, str]
+# What a sale takes from its receipt: platform, external id.
+Receipt = tuple[str, str]
 
 
 def _status(d: dict[str, Any]) -> tuple[str, str]:
@@ -238,10 +238,10 @@ class _Batch:
         return change
 
     def received(self, row: StoredRow, d: dict[str, Any]) -> None:
-        user_id, platform, external_id, _, source = self.receipts_of.read(row, d)
+        user_id, platform, external_id, _, source, _ = self.receipts_of.read(row, d)
         if self.platforms.setdefault(row[1], platform) != platform:
             raise ValueError(f"order {row[1]}: receipts of two platforms")
-        self.known[(row[1], row[2])] = (platform, external_id, source)
+        self.known[(row[1], row[2])] = (platform, external_id)
         self.receipts.append((row[1], row[2], row[0], user_id, source))
 
     def recorded(self, row: StoredRow, d: dict[str, Any]) -> None:
@@ -304,8 +304,8 @@ class _Batch:
         if self.wanted:
             keys = list(self.wanted)
             found = await self.writer.fetch(_RECEIPTS, *map(list, zip(*keys, strict=True)))
-            for order_id, version, platform, external_id, source in found:
-                self.known[(order_id, version)] = (platform, external_id, source)
+            for order_id, version, platform, external_id in found:
+                self.known[(order_id, version)] = (platform, external_id)
                 self.platforms.setdefault(order_id, platform)
             if len(found) != len(keys):
                 raise LookupError("a sale of the batch names a receipt that is not projected")
@@ -344,11 +344,11 @@ class _Batch:
     def _sale(self, order_id: UUID, c: _Change) -> tuple[Any, ...]:
         assert c.new is not None and c.details is not None
         user_id, recorded_at, version = c.new
-        platform, external_id, source = self.known[(order_id, version)]
+        platform, external_id = self.known[(order_id, version)]
         return (
             *(order_id, user_id, platform, external_id, c.status, c.platform_status),
             *c.details,
-            *(recorded_at, c.updated_at, version, source),
+            *(recorded_at, c.updated_at, version),
         )
 
 
