@@ -37,11 +37,15 @@ class RawReceipts:
 
     def read(self, row: StoredRow, d: dict[str, Any]) -> Receipt:
         """The receipt of ``row``, whose JSON ``d`` is already parsed."""
+        # One call per receipt in a rebuild: the common shapes are tested inline.
         user, at = d["user_id"], d["received_at"]
-        user_id = self.users.get(user["_data_"]) if _typed(user, "uuid_hex") else None
+        user_id = when = None
+        if type(user) is dict and user.get("_type_") == "uuid_hex":
+            user_id = self.users.get(user["_data_"])
         if user_id is None:
             user_id = self.users[user["_data_"]] = base.raw_uuid(user)
-        when = self.times.get(at["_data_"]) if _typed(at, "datetime_iso") else None
+        if type(at) is dict and at.get("_type_") == "datetime_iso":
+            when = self.times.get(at["_data_"])
         if when is None:
             # The source holds isoformat() of the parsed time, whatever spelling was stored.
             parsed = base.raw_datetime(at)
@@ -51,10 +55,6 @@ class RawReceipts:
             return decoded_receipt(self.decode(row))
         platform_status = d["platform_status"]
         return user_id, d["platform"], d["external_id"], when[0], source.decode(), platform_status
-
-
-def _typed(value: Any, name: str) -> bool:
-    return type(value) is dict and value.get("_type_") == name
 
 
 def _source(row: StoredRow, d: dict[str, Any], received_at: str) -> dict[str, Any]:
