@@ -27,7 +27,6 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -35,10 +34,10 @@ import orjson
 from eventsourcing.utils import get_topic
 
 from aggregates.order import Order
-from aggregates.values import product_ref
-from projections.base import Decode, StoredRow, raw_datetime, raw_uuid
+from projections.base import Decode, StoredRow, raw_datetime
 from projections.bulk_writer import Writer, copy, execute
 from projections.raw_receipts import RawReceipts
+from projections.sales_raw import Values, render_lines, status, stored_datetime
 
 CHUNK = 2500
 _YIELD_EVERY = 64
@@ -117,36 +116,10 @@ SELECT DISTINCT ON (order_id) order_id, source->>'platform' FROM sale_receipts
 WHERE order_id = ANY($1::uuid[])
 """
 
-_STATUSES = frozenset(("pending", "sale", "cancelled", "refunded"))
 _NO_DETAILS = (None,) * len(_DETAIL_COLUMNS)
 
 # What a sale takes from its receipt: platform, external id.
 Receipt = tuple[str, str]
-
-
-def _status(d: dict[str, Any]) -> tuple[str, str]:
-    status, platform_status = d["status"], d["platform_status"]
-    if status not in _STATUSES or type(platform_status) is not str:
-        raise ValueError(f"not a sale status: {status!r}, {platform_status!r}")
-    return status, platform_status
-
-
-def _datetime(value: Any) -> datetime:
-    if value["_type_"] != "datetime_iso":
-        raise ValueError(f"not a stored datetime: {value!r}")
-    return _fromisoformat(value["_data_"])
-
-
-_fromisoformat = datetime.fromisoformat
-
-
-def _render(lines: list[dict[str, Any]], platform: Any) -> str:
-    """The ``lines`` jsonb of ``line_json``: each line with its stock key on ``platform``."""
-    for line in lines:
-        line["product_ref"] = product_ref(
-            platform, line["product_id"], line["variation_id"], line["sku"]
-        )
-    return orjson.dumps(lines).decode()
 
 
 @dataclass(slots=True)
@@ -163,51 +136,6 @@ class _Change:
     deleted: bool | None = None
 
 
-class _Values:
-    """Decoding of stored values, memoised per batch (amounts and users repeat a lot)."""
-
-    def __init__(self) -> None:
-        self.users: dict[Any, UUID] = {}
-        self.amounts: dict[str, Decimal] = {}
-
-    def user(self, value: Any) -> UUID:
-        key = value["_data_"] if type(value) is dict else value
-        found = self.users.get(key)
-        if found is None:
-            found = self.users[key] = raw_uuid(value)
-        return found
-
-    def amount(self, value: Any) -> Decimal:
-        """A stored Decimal (``{"_type_": "decimal_str", "_data_": text}``)."""
-        text = value["_data_"]
-        found = self.amounts.get(text)
-        if found is None:
-            if value["_type_"] != "decimal_str":
-                raise ValueError(f"not a stored Decimal: {value!r}")
-            found = self.amounts[text] = Decimal(text)
-        return found
-
-    def details(self, d: dict[str, Any]) -> list[Any]:
-        """The amendable fields in column order; lines still without their ``product_ref``.
-
-        A stored Decimal's text is ``str()`` of it, exactly what ``to_json`` writes for a
-        line's amounts, so a line keeps its texts. A field of another shape fails the lookup
-        (KeyError, TypeError) and with it the batch, which then goes event by event."""
-        person = d["customer"]["_data_"]
-        lines = []
-        for item in d["lines"]:
-            line = item["_data_"]
-            line["unit_price"] = line["unit_price"]["_data_"]
-            line["total"] = line["total"]["_data_"]
-            lines.append(line)
-        amount = self.amount
-        return [
-            *(person["name"], person["email"], lines),
-            *(amount(d["subtotal"]), amount(d["shipping"]), amount(d["tax"])),
-            *(amount(d["discount"]), amount(d["total"]), d["currency"], d["payment_method"]),
-        ]
-
-
 class _Batch:
     """The fold of one batch, a chunk at a time. What a chunk folds is flushed with it; the
     receipts (to copy into the sales they make) and the orders' platforms are batch-wide."""
@@ -216,7 +144,7 @@ class _Batch:
         self.writer = writer
         self.receipts_of = RawReceipts(decode)
         self.tracked = tracked  # refunds or deletion marks in the tables
-        self.values = _Values()
+        self.values = Values()
         self.known: dict[tuple[UUID, int], Receipt] = {}
         self.platforms: dict[UUID, Any] = {}
         self._start_chunk()
@@ -230,7 +158,7 @@ class _Batch:
         self.wanted: set[tuple[UUID, int]] = set()
 
     def touch(self, order_id: UUID, d: dict[str, Any]) -> _Change:
-        at = _datetime(d["timestamp"])
+        at = stored_datetime(d["timestamp"])
         change = self.changes.get(order_id)
         if change is None:
             change = self.changes[order_id] = _Change(at)
@@ -249,14 +177,14 @@ class _Batch:
         earlier = self.changes.get(row[1])
         if earlier is not None and earlier.new is not None:
             raise ValueError(f"sale {row[1]} recorded twice")
-        at, version = _datetime(d["timestamp"]), d["receipt_version"]
+        at, version = stored_datetime(d["timestamp"]), d["receipt_version"]
         if type(version) is not int:
             raise ValueError(f"sale {row[1]}: not a receipt version: {version!r}")
         if (row[1], version) not in self.known:
             self.wanted.add((row[1], version))
         user_id = self.values.user(d["user_id"])
         change = _Change(at, (user_id, at, version), self.details(row[1], d))
-        change.status, change.platform_status = _status(d)
+        change.status, change.platform_status = status(d)
         self.changes[row[1]] = change
 
     def amended(self, row: StoredRow, d: dict[str, Any]) -> None:
@@ -267,13 +195,13 @@ class _Batch:
         """The details; lines rendered now if the batch knows the platform, else at flush."""
         details = self.values.details(d)
         if order_id in self.platforms:
-            details[2] = _render(details[2], self.platforms[order_id])
+            details[2] = render_lines(details[2], self.platforms[order_id])
         return details
 
     def status_changed(self, row: StoredRow, d: dict[str, Any]) -> None:
-        status = _status(d)
+        statuses = status(d)
         change = self.touch(row[1], d)
-        change.status, change.platform_status = status
+        change.status, change.platform_status = statuses
 
     def refund(self, row: StoredRow, d: dict[str, Any]) -> None:
         created_at = None if d["created_at"] is None else raw_datetime(d["created_at"])
@@ -318,7 +246,7 @@ class _Batch:
         if unknown:
             self.platforms.update(await self.writer.fetch(_PLATFORMS, unknown))
         for order_id, details in pending:
-            details[2] = _render(details[2], self.platforms.get(order_id))
+            details[2] = render_lines(details[2], self.platforms.get(order_id))
 
     async def flush(self) -> None:
         """The chunk's statements, handed to the writer."""
