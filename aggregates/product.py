@@ -70,6 +70,7 @@ class Product(Aggregate):
         def apply(self, aggregate: Any) -> None:
             super().apply(aggregate)
             aggregate.readings[self.originator_version] = reading(self)
+            aggregate.recorded_at[self.originator_version] = self.timestamp
 
     class InterpretationCorrected(ProductUpdated):
         """Reprocessing read the stored delivery at ``receipt_version`` otherwise.
@@ -77,11 +78,17 @@ class Product(Aggregate):
         It restates that delivery as the corrected code reads it (its delivery fields are the
         original's), and projections apply it as they apply any product delivery, at its
         place in the log. From the first delivery that reads otherwise, every later one is
-        restated too, in order (``differences`` empty when its reading did not change): the
-        catalogue then ends on what the latest deliveries say, as a fresh run's does.
+        restated too, in order (``differences`` empty when its reading did not change, or
+        when it is unreadable now and restated as recorded): the catalogue then ends on what
+        the latest deliveries say, as a fresh run's does. ``delivery_recorded_at`` is when
+        the delivery itself was recorded: the time of the platform's report it restates.
+        ``deleted``: the product is deleted on the platform, so entries the correction adds
+        are marked as the deletion marked the others.
         """
 
         receipt_version: int
+        delivery_recorded_at: datetime
+        deleted: bool
         reason: str
         code_version: str
         differences: tuple[str, ...]
@@ -111,8 +118,10 @@ class Product(Aggregate):
         self.external_id = external_id
         self.bodies: set[str] = set()
         self.deleted = False
-        # What each delivery (by its event's version) means: as recorded, or as corrected.
+        # What each delivery (by its event's version) means: as recorded, or as corrected;
+        # and when it was recorded.
         self.readings: dict[int, ProductSnapshot] = {}
+        self.recorded_at: dict[int, datetime] = {}
 
     @classmethod
     def open(cls, user_id: UUID, platform: str, external_id: str) -> Product:
@@ -157,18 +166,20 @@ class Product(Aggregate):
 
     def correct(
         self,
-        reread: Sequence[tuple[int, Delivery, ProductSnapshot]],
+        reread: Sequence[tuple[int, Delivery, ProductSnapshot | None]],
         reason: str,
         code_version: str,
     ) -> list[str]:
         """Restate the deliveries that the current code reads otherwise, and every later one.
 
         ``reread`` holds, in log order, each product delivery's event version, its delivery
-        and what the current code reads in its body (unreadable ones left out: they keep
-        their recorded reading). Returns the differences found; none: nothing appended.
+        and what the current code reads in its body (None: unreadable now, so it keeps its
+        recorded reading, and is restated as such if it comes after a difference). Returns
+        the differences found; none: nothing appended.
         """
         found: list[str] = []
-        for version, delivery, snapshot in reread:
+        for version, delivery, now in reread:
+            snapshot = self.readings[version] if now is None else now
             if (snapshot.platform, snapshot.external_id) != (self.platform, self.external_id):
                 raise ProductMismatchError(f"{snapshot.platform}:{snapshot.external_id}")
             changed = differences(self.readings[version], snapshot)
@@ -180,6 +191,8 @@ class Product(Aggregate):
                 **_snapshot_fields(self, snapshot),
                 **_delivery_fields(delivery),
                 receipt_version=version,
+                delivery_recorded_at=self.recorded_at[version],
+                deleted=self.deleted,
                 reason=reason,
                 code_version=code_version,
                 differences=tuple(changed),

@@ -8,8 +8,11 @@ Shared by the products and stock projections.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+from aggregates.product import Product
 
 
 @dataclass(frozen=True)
@@ -49,3 +52,13 @@ def entries(e: Any) -> list[Entry]:
         )
         for v in e.variants
     ]
+
+
+def reported_at(e: Any) -> datetime:
+    """When the platform's report in a product delivery event was recorded: a correction
+    restates an earlier delivery, whose report it is, not a new one."""
+    if isinstance(e, Product.InterpretationCorrected):
+        recorded: datetime = e.delivery_recorded_at
+        return recorded
+    stamp: datetime = e.timestamp
+    return stamp

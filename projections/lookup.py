@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from aggregates.order import Order
 from projections import lookup_bulk
 from projections.base import (
@@ -80,15 +82,12 @@ async def find_order(
     conn: Any, user_id: UUID, platform: str, external_id: str
 ) -> dict[str, Any] | None:
     """The sale an external order became (``sale_id`` None while it is not a sale)."""
-    row = await conn.fetchrow(
-        "SELECT o.order_id, o.status, o.platform_status, r.source FROM order_lookup o"
-        " LEFT JOIN lookup_receipts r"
-        " ON r.order_id = o.order_id AND r.originator_version = o.source_version"
-        " WHERE o.user_id = $1 AND o.platform = $2 AND o.external_id = $3",
-        user_id,
-        platform,
-        external_id,
-    )
+    try:
+        row = await conn.fetchrow(_FIND, user_id, platform, external_id)
+    except asyncpg.UndefinedColumnError:
+        # A deploy of version 2 rebuilds the projection beside the live version 1 tables,
+        # which keep answering until the swap.
+        row = await conn.fetchrow(_FIND_V1, user_id, platform, external_id)
     if row is None:
         return None
     return {
@@ -97,3 +96,15 @@ async def find_order(
         "platform_status": row["platform_status"],
         "source": parse_json(row["source"]),
     }
+
+
+_FIND = """
+SELECT o.order_id, o.status, o.platform_status, r.source FROM order_lookup o
+LEFT JOIN lookup_receipts r ON r.order_id = o.order_id AND r.originator_version = o.source_version
+WHERE o.user_id = $1 AND o.platform = $2 AND o.external_id = $3
+"""
+
+_FIND_V1 = """
+SELECT order_id, status, last_receipt->>'platform_status' AS platform_status, source
+FROM order_lookup WHERE user_id = $1 AND platform = $2 AND external_id = $3
+"""

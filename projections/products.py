@@ -85,6 +85,9 @@ class ProductsProjection:
                 recorded.notification_id,
                 e.originator_id,
             )
+        if isinstance(e, Product.InterpretationCorrected) and e.deleted:
+            # Entries the corrected reading adds are marked as the deletion marked the rest.
+            await self._flag(conn, e, True)
 
 
 def _product(row: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from aggregates.product import Product
 from aggregates.stock_adjustment import StockAdjustment
 from projections import stock_bulk
 from projections.base import Decode, Recorded, StoredRow, topics
-from projections.catalogue import entries
+from projections.catalogue import entries, reported_at
 
 _INSERT_MOVEMENT = """
 INSERT INTO stock_movements (notification_id, user_id, product_ref, delta, kind,
@@ -37,7 +37,7 @@ ON CONFLICT (user_id, product_ref) DO UPDATE SET
 _CATALOGUE = """
 INSERT INTO stock_levels (user_id, product_ref, platform, external_id, sku, name, quantity,
     platform_reported_quantity, platform_reported_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8)
+VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)
 ON CONFLICT (user_id, product_ref) DO UPDATE SET
     sku = coalesce(EXCLUDED.sku, stock_levels.sku),
     name = coalesce(EXCLUDED.name, stock_levels.name),
@@ -93,6 +93,7 @@ class StockProjection:
                         entry.sku,
                         entry.name,
                         entry.stock_quantity,
+                        reported_at(event),
                         event.timestamp,
                     )
 

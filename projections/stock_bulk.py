@@ -24,7 +24,7 @@ from aggregates.order import Order
 from aggregates.product import Product
 from aggregates.stock_adjustment import StockAdjustment
 from projections.base import Decode, StoredRow, raw_datetime, raw_uuid
-from projections.catalogue import entries
+from projections.catalogue import entries, reported_at
 
 _fromisoformat = datetime.fromisoformat
 
@@ -187,7 +187,7 @@ class _Batch:
             if entry.name is not None:
                 level.name, level.name_set = entry.name, True
             level.reported, level.reported_quantity = True, entry.stock_quantity
-            level.reported_at = level.updated_at = event.timestamp
+            level.reported_at, level.updated_at = reported_at(event), event.timestamp
 
     def level_arrays(self) -> list[list[Any]]:
         keys, values = list(self.levels), list(self.levels.values())

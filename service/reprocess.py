@@ -167,20 +167,24 @@ def _product_attempt(since: datetime | None) -> Attempt:
 
 async def _reread_products(
     conn: Any, live: Product, deliveries: list[Any]
-) -> tuple[list[tuple[int, Delivery, ProductSnapshot]], list[str]]:
+) -> tuple[list[tuple[int, Delivery, ProductSnapshot | None]], list[str]]:
+    """Each delivery as the current code reads it; None where it cannot, which keeps the
+    recorded reading (restated as such after a difference, so the log still ends on the
+    latest delivery)."""
     adapter = ADAPTERS[live.platform]
-    reread, unreadable = [], []
+    reread: list[tuple[int, Delivery, ProductSnapshot | None]] = []
+    unreadable = []
     for e in deliveries:
+        snapshot: ProductSnapshot | None = None
         try:
             doc = parse_json(await _body(conn, e.body_sha256), e.headers.get("content-encoding"))
             snapshot = adapter.product_from_json(doc)
         except PayloadError as err:
             unreadable.append(f"{e.body_sha256[:12]}: {err}")
-            continue
-        if snapshot.external_id != live.external_id:
+        if snapshot is not None and snapshot.external_id != live.external_id:
             # Moving a delivery to another product is beyond a correction: reported only.
             unreadable.append(f"{e.body_sha256[:12]}: now reads as {snapshot.product_ref}")
-            continue
+            snapshot = None
         reread.append((e.originator_version, _delivery(e), snapshot))
     return reread, unreadable
 
