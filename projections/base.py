@@ -80,25 +80,47 @@ def to_json(value: Any) -> str:
 def receipt_source(recorded: Recorded) -> dict[str, Any]:
     """The audit view of an ``OrderReceived``: which delivery, and where it sits in the log."""
     e = recorded.event
+    position = (recorded.notification_id, e.originator_id, e.originator_version)
+    return receipt_view(position, vars(e), e.received_at.isoformat())
+
+
+def receipt_view(
+    position: tuple[int, UUID, int], fields: dict[str, Any], received_at: str
+) -> dict[str, Any]:
+    """``receipt_source`` from a receipt's fields, whether an event's attributes or its
+    stored JSON (the bulk loaders read it there): ``position`` is its notification id,
+    originator id and version."""
+    notification_id, originator_id, originator_version = position
     return {
-        "platform": e.platform,
-        "external_id": e.external_id,
-        "notification_id": recorded.notification_id,
-        "originator_id": str(e.originator_id),
-        "originator_version": e.originator_version,
-        "topic": e.topic,
-        "platform_status": e.platform_status,
-        "received_at": e.received_at.isoformat(),
-        "verification": e.verification,
-        "sha256": e.body_sha256,
+        "platform": fields["platform"],
+        "external_id": fields["external_id"],
+        "notification_id": notification_id,
+        "originator_id": str(originator_id),
+        "originator_version": originator_version,
+        "topic": fields["topic"],
+        "platform_status": fields["platform_status"],
+        "received_at": received_at,
+        "verification": fields["verification"],
+        "sha256": fields["body_sha256"],
         "delivery": {
-            "delivery_id": e.delivery_id,
-            "webhook_id": e.webhook_id,
-            "event_id": e.event_id,
-            "source": e.source,
-            "headers": e.headers,
+            "delivery_id": fields["delivery_id"],
+            "webhook_id": fields["webhook_id"],
+            "event_id": fields["event_id"],
+            "source": fields["source"],
+            "headers": fields["headers"],
         },
     }
+
+
+class StoredUuids(dict[str, UUID]):
+    """UUID fields of stored JSON, each hex parsed once (a batch names few users)."""
+
+    def read(self, value: Any) -> UUID:
+        typed = type(value) is dict and value.get("_type_") == "uuid_hex"
+        found = self.get(value["_data_"]) if typed else None
+        if found is None:
+            found = self[value["_data_"]] = raw_uuid(value)
+        return found
 
 
 def parse_json(text: str | None) -> Any:

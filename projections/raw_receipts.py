@@ -29,7 +29,7 @@ class RawReceipts:
 
     def __init__(self, decode: Decode) -> None:
         self.decode = decode
-        self.users: dict[str, UUID] = {}
+        self.users = base.StoredUuids()
         self.times: dict[str, tuple[datetime, str]] = {}
 
     def __call__(self, row: StoredRow) -> Receipt:
@@ -39,45 +39,18 @@ class RawReceipts:
         """The receipt of ``row``, whose JSON ``d`` is already parsed."""
         # One call per receipt in a rebuild: the common shapes are tested inline.
         user, at = d["user_id"], d["received_at"]
-        user_id = when = None
-        if type(user) is dict and user.get("_type_") == "uuid_hex":
-            user_id = self.users.get(user["_data_"])
-        if user_id is None:
-            user_id = self.users[user["_data_"]] = base.raw_uuid(user)
+        user_id, when = self.users.read(user), None
         if type(at) is dict and at.get("_type_") == "datetime_iso":
             when = self.times.get(at["_data_"])
         if when is None:
             # The source holds isoformat() of the parsed time, whatever spelling was stored.
             parsed = base.raw_datetime(at)
             when = self.times[at["_data_"]] = (parsed, parsed.isoformat())
-        source = orjson.dumps(_source(row, d, when[1]))
+        source = orjson.dumps(base.receipt_view((row[0], row[1], row[2]), d, when[1]))
         if b'"_type_"' in source:
             return decoded_receipt(self.decode(row))
         platform_status = d["platform_status"]
         return user_id, d["platform"], d["external_id"], when[0], source.decode(), platform_status
-
-
-def _source(row: StoredRow, d: dict[str, Any], received_at: str) -> dict[str, Any]:
-    """``receipt_source`` from the raw fields (jsonb ignores the order of keys)."""
-    return {
-        "platform": d["platform"],
-        "external_id": d["external_id"],
-        "notification_id": row[0],
-        "originator_id": str(row[1]),
-        "originator_version": row[2],
-        "topic": d["topic"],
-        "platform_status": d["platform_status"],
-        "received_at": received_at,
-        "verification": d["verification"],
-        "sha256": d["body_sha256"],
-        "delivery": {
-            "delivery_id": d["delivery_id"],
-            "webhook_id": d["webhook_id"],
-            "event_id": d["event_id"],
-            "source": d["source"],
-            "headers": d["headers"],
-        },
-    }
 
 
 def decoded_receipt(recorded: Recorded) -> Receipt:

@@ -182,7 +182,7 @@ class _Batch:
             raise ValueError(f"sale {row[1]}: not a receipt version: {version!r}")
         if (row[1], version) not in self.known:
             self.wanted.add((row[1], version))
-        user_id = self.values.user(d["user_id"])
+        user_id = self.values.users.read(d["user_id"])
         change = _Change(at, (user_id, at, version), self.details(row[1], d))
         change.status, change.platform_status = status(d)
         self.changes[row[1]] = change
@@ -205,7 +205,7 @@ class _Batch:
 
     def refund(self, row: StoredRow, d: dict[str, Any]) -> None:
         created_at = None if d["created_at"] is None else raw_datetime(d["created_at"])
-        user_id, amount = self.values.user(d["user_id"]), self.values.amount(d["amount"])
+        user_id, amount = self.values.users.read(d["user_id"]), self.values.amount(d["amount"])
         self.refunds.append((row[1], d["refund_id"], user_id, amount, created_at, row[0]))
         self.tracked = True
         self.touch(row[1], d).refunded = True

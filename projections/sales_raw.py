@@ -12,12 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import orjson
 
 from aggregates.values import product_ref
-from projections.base import raw_uuid
+from projections.base import StoredUuids
 
 _STATUSES = frozenset(("pending", "sale", "cancelled", "refunded"))
 _fromisoformat = datetime.fromisoformat
@@ -49,15 +48,8 @@ class Values:
     """Decoding of stored values, memoised per batch (amounts and users repeat a lot)."""
 
     def __init__(self) -> None:
-        self.users: dict[Any, UUID] = {}
+        self.users = StoredUuids()
         self.amounts: dict[str, Decimal] = {}
-
-    def user(self, value: Any) -> UUID:
-        key = value["_data_"] if type(value) is dict else value
-        found = self.users.get(key)
-        if found is None:
-            found = self.users[key] = raw_uuid(value)
-        return found
 
     def amount(self, value: Any) -> Decimal:
         """A stored Decimal (``{"_type_": "decimal_str", "_data_": text}``)."""

@@ -23,7 +23,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 from aggregates.order import Order
 from aggregates.product import Product
 from aggregates.stock_adjustment import StockAdjustment
-from projections.base import Decode, StoredRow, raw_datetime, raw_uuid
+from projections.base import Decode, StoredRow, StoredUuids, raw_datetime
 from projections.catalogue import entries, reported_at
 
 _fromisoformat = datetime.fromisoformat
@@ -127,14 +127,7 @@ class _Batch:
     def __init__(self) -> None:
         self.movements: list[tuple[Any, ...]] = []
         self.levels: dict[tuple[UUID, str], _Level] = {}
-        self.users: dict[str, UUID] = {}
-
-    def user(self, value: Any) -> UUID:
-        key = value["_data_"] if type(value) is dict else value
-        found = self.users.get(key)
-        if found is None:
-            found = self.users[key] = raw_uuid(value)
-        return found
+        self.users = StoredUuids()
 
     def level(self, user_id: UUID, ref: str, platform: str, external_id: str) -> _Level:
         found = self.levels.get((user_id, ref))
@@ -145,10 +138,7 @@ class _Batch:
     def move(self, row: StoredRow, kind: str, topic: str) -> None:
         # The hot path of a rebuild (one call per movement), so written flat: no helpers.
         d = orjson.loads(row[4])
-        user = d["user_id"]
-        user_id = self.users.get(user["_data_"]) if type(user) is dict else None
-        if user_id is None:
-            user_id = self.user(user)
+        user_id = self.users.read(d["user_id"])
         ref = d["product_ref"]
         stamp = d["timestamp"]
         occurred_at = (

@@ -20,10 +20,9 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
 from service.app import create_app
-from service.db import drop_database, ensure_database, migrate
 from service.logs import RedactingAccessLogger, SecretFilter
 from service.settings import DEFAULT_DATABASE_URL, Settings
-from tests.support import Merchant, create_merchant
+from tests.support import Merchant, create_merchant, migrated_database
 
 
 def _run_database_url() -> str:
@@ -34,15 +33,8 @@ def _run_database_url() -> str:
 
 @pytest_asyncio.fixture(scope="session")
 async def database_url() -> AsyncIterator[str]:
-    url = _run_database_url()
-    await ensure_database(url)
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    yield url
-    await drop_database(url)
+    async with migrated_database(_run_database_url()) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(scope="session")

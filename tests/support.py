@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -14,8 +16,25 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from service import users
+from service.db import drop_database, ensure_database, migrate
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+
+
+@asynccontextmanager
+async def migrated_database(url: str) -> AsyncIterator[str]:
+    """A fresh database at ``url`` with every migration applied, dropped afterwards."""
+    await ensure_database(url)
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
 
 CURL_BODY = """{
     "id": 9999,

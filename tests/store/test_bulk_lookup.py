@@ -29,10 +29,9 @@ from projections.base import Recorded
 from projections.lookup import LookupProjection
 from service import bulk_replay
 from service.adapters.woocommerce import order_from_json
-from service.db import drop_database, ensure_database, migrate
 from service.eventstore import EventStore
 from service.projection_schemas import _differences, build
-from tests.support import woo_order
+from tests.support import migrated_database, woo_order
 
 # (batch, first chunk, chunk): the driver's and the loader's own sizes, then every cut small.
 CUTS = [
@@ -54,15 +53,10 @@ class PerEvent(LookupProjection):
 @pytest_asyncio.fixture
 async def log_url(database_url: str) -> AsyncIterator[str]:
     name = f"{urlsplit(database_url).path.lstrip('/')}_lookup_{secrets.token_hex(3)}"
-    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    await ensure_database(url)
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    yield url
-    await drop_database(url)
+    async with migrated_database(
+        urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+    ) as url:
+        yield url
 
 
 def _delivery(n: int, **changes: Any) -> Delivery:
