@@ -27,14 +27,43 @@ UNKNOWN_RANK = 5
 _NO_TIME = datetime.min.replace(tzinfo=UTC)
 
 
+# What a WooCommerce deletion notice shows as the platform status: the order or product went
+# to the trash, from which a restore brings it back.
+TRASH = "trash"
+
+
+def keeps_own_books(lines: tuple[OrderLine, ...]) -> bool:
+    """Whether a snapshot carries the store's own stock bookkeeping for its lines.
+
+    WooCommerce (3.5 and later) records on each line of a stock-managed product how much of it
+    the store holds out of stock (``_reduced_stock``): set when the order reduces stock,
+    lowered when a refund restocks, removed when a cancellation gives the stock back. When any
+    line carries it, what the store did is known and the ledger follows it: each line holds out
+    its ``reduced_stock``, and a line without one (a product the store does not count) none.
+    Without it (older stores, hand-written bodies, Shopify) the status rules decide.
+    """
+    return any(line.reduced_stock is not None for line in lines)
+
+
+def deletion_is_trash(platform: str) -> bool:
+    """Whether the platform's deletion notice means the trash rather than gone for good.
+
+    WooCommerce sends ``order.deleted`` / ``product.deleted`` when the merchant moves the order
+    or product to the trash, the admin's only delete button (an order deleted for good sends
+    nothing at all); Shopify's ``orders/delete`` and ``products/delete`` are for good.
+    """
+    return platform == "woocommerce"
+
+
 def holds_stock(platform: str, status: str | None) -> bool:
     """Whether a sale in ``status`` keeps its goods out of the warehouse.
 
+    The status rules, for snapshots without the store's own bookkeeping (``keeps_own_books``).
     WooCommerce reduces stock once an order is processing, on-hold or completed, keeps it
-    reduced on ``refunded`` (a refund does not restock by itself) and restores it when the
-    order goes to cancelled, pending or failed; so a cancelled order seen first never held
-    any. Shopify reserves inventory at order creation, so every Shopify order holds its stock
-    through a cancellation; only refunds bring it back.
+    reduced on ``refunded`` (the status alone does not say whether a refund restocked) and
+    restores it when the order goes to cancelled, pending or failed; so a cancelled order seen
+    first never held any. Shopify reserves inventory at order creation, so every Shopify order
+    holds its stock through a cancellation; only refunds bring it back.
     """
     if platform == "shopify":
         return True

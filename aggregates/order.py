@@ -23,9 +23,15 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from aggregates.ids import order_id
-from aggregates.lifecycle import holds_stock, snapshot_key
+from aggregates.lifecycle import (
+    TRASH,
+    deletion_is_trash,
+    holds_stock,
+    keeps_own_books,
+    snapshot_key,
+)
 from aggregates.order_correction import differences, plan, stock_moves
-from aggregates.order_stock import Move, plan_refund_restocks, plan_settle
+from aggregates.order_stock import Move, name_refund_restocks, plan_refund_restocks, plan_settle
 from aggregates.values import (
     Customer,
     Delivery,
@@ -35,7 +41,7 @@ from aggregates.values import (
     RefundLine,
 )
 
-Outcome = Literal["recorded", "updated", "duplicate", "received"]
+Outcome = Literal["recorded", "updated", "duplicate", "received", "deleted", "restored"]
 ReceiptKind = Literal["snapshot", "refund", "deletion", "repeat"]
 
 # What identifies a line's stock movements (a restore repeats it exactly).
@@ -224,6 +230,8 @@ class Order(Aggregate):
         known_status: str | None
         ever_sale: bool
         refund_restored: tuple[tuple[str, str, int], ...]
+        # The corrected reading's trash (see DeletedOnPlatform); absent before it existed.
+        trash_after: tuple[Any, ...] | None = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.latest_key = tuple(self.latest_key) if self.latest_key else None
@@ -232,13 +240,22 @@ class Order(Aggregate):
             aggregate.known_status = self.known_status
             aggregate.ever_sale = self.ever_sale
             aggregate.refund_restored = {(r, k): n for r, k, n in self.refund_restored}
+            aggregate.trash_after = None if self.trash_after is None else tuple(self.trash_after)
 
     class DeletedOnPlatform(Aggregate.Event):
+        """The platform deleted the order. ``trash_after``: it went to the trash (WooCommerce),
+        which shows as its platform status until a restore or a snapshot newer than this key
+        (the newest snapshot's when the notice came, ``()`` if none) says otherwise; a notice
+        carries no time of its own. None: deleted for good (Shopify), or recorded before the
+        trash was shown."""
+
         user_id: UUID
         receipt_version: int
+        trash_after: tuple[Any, ...] | None = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.deleted = True
+            aggregate.trash_after = None if self.trash_after is None else tuple(self.trash_after)
 
     class RestoredOnPlatform(Aggregate.Event):
         user_id: UUID
@@ -246,6 +263,7 @@ class Order(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.deleted = False
+            aggregate.trash_after = None
 
     def __init__(self, user_id: UUID, platform: str, external_id: str) -> None:
         self.user_id = user_id
@@ -268,6 +286,7 @@ class Order(Aggregate):
         self.details: dict[str, Any] = {}
         self.refunds: dict[str, Refund] = {}
         self.deleted = False
+        self.trash_after: tuple[Any, ...] | None = None
         self.out: dict[str, int] = {}
         self.moved: dict[str, dict[str, Any]] = {}
         self.refund_restored: dict[tuple[str, str], int] = {}
@@ -312,16 +331,19 @@ class Order(Aggregate):
             return "duplicate"
         newer = self._is_newer(delivery, snapshot)
         receipt = self._record_receipt(delivery, "snapshot", snapshot.platform_status, snapshot)
-        was_sale, before = self.is_sale, self.version
-        self._record_refunds(receipt, snapshot.refunds)
-        fresh = {name: getattr(snapshot, name) for name in SALE_FIELDS} if newer else None
-        self._settle_sale(receipt, fresh)
-        if restored and self.deleted:
+        was_sale, before, lines = self.is_sale, self.version, self.lines
+        new_refunds = self._record_refunds(receipt, snapshot.refunds)
+        back = restored and self.deleted
+        if back:
             self.trigger_event(
                 self.RestoredOnPlatform, user_id=self.user_id, receipt_version=receipt
             )
-        self._settle_stock(receipt, "status " + (self.platform_status or "unknown"))
-        return self._outcome(was_sale, before)
+        fresh = {name: getattr(snapshot, name) for name in SALE_FIELDS} if newer else None
+        self._settle_sale(receipt, fresh)
+        self._settle_stock(
+            receipt, "status " + (self.platform_status or "unknown"), lines, new_refunds
+        )
+        return "restored" if back else self._outcome(was_sale, before)
 
     def receive_refund(self, delivery: Delivery, refund: Refund) -> Outcome:
         """Record a refund delivered on its own; it may arrive before its order."""
@@ -329,19 +351,29 @@ class Order(Aggregate):
             return "duplicate"
         receipt = self._record_receipt(delivery, "refund", self.platform_status, None)
         before = self.version
-        self._record_refunds(receipt, (refund,))
-        self._settle_stock(receipt, "refund")
+        new_refunds = self._record_refunds(receipt, (refund,))
+        self._settle_stock(receipt, "refund", self.lines, new_refunds)
         return "updated" if self.version > before else "duplicate"
 
     def receive_deletion(self, delivery: Delivery) -> Outcome:
-        """The platform deleted the order: marked, never erased; no stock moves."""
+        """The platform deleted the order: marked, never erased; no stock moves. A WooCommerce
+        deletion is the trash, shown as the platform status (see ``DeletedOnPlatform``)."""
         if self._repeated(delivery, self.platform_status):
             return "duplicate"
-        receipt = self._record_receipt(delivery, "deletion", self.platform_status, None)
+        trash = deletion_is_trash(self.platform)
+        receipt = self._record_receipt(
+            delivery, "deletion", TRASH if trash else self.platform_status, None
+        )
         if self.deleted:
             return "duplicate"
-        self.trigger_event(self.DeletedOnPlatform, user_id=self.user_id, receipt_version=receipt)
-        return "updated"
+        self.trigger_event(
+            self.DeletedOnPlatform,
+            user_id=self.user_id,
+            receipt_version=receipt,
+            trash_after=(self.latest_key or ()) if trash else None,
+        )
+        self._settle_sale(receipt, None)
+        return "deleted"
 
     # -- decisions ------------------------------------------------------------------------
 
@@ -379,7 +411,7 @@ class Order(Aggregate):
         ``fresh`` when this delivery is the newest.
         """
         details = fresh if fresh is not None else self.details
-        status, platform_status = self.known_status, self.latest_platform_status
+        status, platform_status = self.known_status, self._shown_platform_status()
         if not self.is_sale and self.ever_sale and status and platform_status:
             self.trigger_event(
                 self.SaleRecorded,
@@ -405,10 +437,20 @@ class Order(Aggregate):
                 platform_status=platform_status,
             )
 
-    def _record_refunds(self, receipt: int, refunds: tuple[Refund, ...]) -> None:
+    def _shown_platform_status(self) -> str | None:
+        """The newest snapshot's platform status, or the trash while no snapshot newer than
+        the deletion notice has come."""
+        if self.trash_after is not None and (self.latest_key or ()) == self.trash_after:
+            return TRASH
+        return self.latest_platform_status
+
+    def _record_refunds(self, receipt: int, refunds: tuple[Refund, ...]) -> list[str]:
+        """Record the refunds not recorded yet; returns their ids."""
+        new = []
         for refund in refunds:
             if refund.refund_id in self.refunds:
                 continue
+            new.append(refund.refund_id)
             self.trigger_event(
                 self.RefundRecorded,
                 user_id=self.user_id,
@@ -418,6 +460,7 @@ class Order(Aggregate):
                 lines=refund.lines,
                 created_at=refund.created_at,
             )
+        return new
 
     def _record_receipt(
         self,
@@ -454,13 +497,22 @@ class Order(Aggregate):
             return "received"
         return "updated" if self.version > before else "duplicate"
 
-    def _settle_stock(self, receipt: int, reason: str) -> None:
-        holds = self.is_sale and holds_stock(self.platform, self.status)
-        for move in plan_settle(
+    def _settle_stock(
+        self, receipt: int, reason: str, before: tuple[OrderLine, ...], new_refunds: list[str]
+    ) -> None:
+        """Bring every line's stock to its target; ``before``: the lines as they were before
+        this delivery, so a restock the store's bookkeeping shows names its refund."""
+        books = keeps_own_books(self.lines)
+        holds = self.is_sale and (books or holds_stock(self.platform, self.status))
+        moves = plan_settle(
             self.platform, self.lines, holds, self.out, self.moved, self.refund_restored, reason
-        ):
+        )
+        if books:
+            moves = name_refund_restocks(moves, self.platform, before, self.lines, new_refunds)
+        for move in moves:
             self._move(receipt, move)
-        if not holds:
+        if not holds or books:
+            # The store's bookkeeping already counts what its refunds put back.
             return
         for move in plan_refund_restocks(
             self.platform, self.lines, self.refunds, self.out, self.moved, self.refund_restored
@@ -487,6 +539,7 @@ class Order(Aggregate):
             known_status=fresh.known_status,
             ever_sale=fresh.ever_sale,
             refund_restored=tuple((r, k, n) for (r, k), n in sorted(fresh.refund_restored.items())),
+            trash_after=fresh.trash_after,
         )
         marker = self.version
         for name, fields in planned:

@@ -78,7 +78,10 @@ def plan(live: Any, fresh: Any) -> list[Planned]:
             )
         )
     if live.deleted != fresh.deleted:
-        planned.append(("DeletedOnPlatform" if fresh.deleted else "RestoredOnPlatform", {}))
+        if fresh.deleted:
+            planned.append(("DeletedOnPlatform", {"trash_after": fresh.trash_after}))
+        else:
+            planned.append(("RestoredOnPlatform", {}))
     return planned
 
 

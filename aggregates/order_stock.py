@@ -1,18 +1,20 @@
 """How many of each order line should be out of the warehouse, and the moves that get it there.
 
 Pure planning over the order's state; the aggregate turns each move into an event. Stock out
-for a line is always: its quantity while the sale holds stock (see ``holds_stock``), less what
-refunds have brought back. Planning from that target, rather than reacting to each change,
-is what makes the result independent of the order deliveries arrive in.
+for a line is always planned from one target, taken from the newest snapshot: while the sale
+holds stock, what the store's own bookkeeping says the line holds out (``keeps_own_books``),
+or without that bookkeeping its quantity less what refunds have brought back (see
+``holds_stock``); else nothing. Planning from that target, rather than reacting to each
+change, is what makes the result independent of the order deliveries arrive in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from aggregates.lifecycle import line_keys, movement
+from aggregates.lifecycle import keeps_own_books, line_keys, movement
 from aggregates.values import OrderLine, Refund
 
 
@@ -41,11 +43,17 @@ def plan_settle(
     reason: str,
 ) -> list[Move]:
     """Moves that bring every line to its target (new lines, edits, status changes)."""
+    books = keeps_own_books(lines)
     targets: dict[str, tuple[Mapping[str, Any], int]] = {}
     for index, (line, key) in enumerate(zip(lines, line_keys(lines, platform), strict=True)):
         if key is None:
             continue
-        want = (line.quantity if holds else 0) - _restored_by_refunds(refund_restored, key)
+        if not holds:
+            want = 0
+        elif books:
+            want = line.reduced_stock or 0
+        else:
+            want = line.quantity - _restored_by_refunds(refund_restored, key)
         targets[key] = (movement(line, index, key, platform), max(want, 0))
     moves = []
     for key in sorted(set(out) | set(targets)):
@@ -92,3 +100,37 @@ def plan_refund_restocks(
                 left[key] = left.get(key, 0) - quantity
                 moves.append(Move(False, moved[key], quantity, f"refund {refund_id}", refund_id))
     return moves
+
+
+def _restocked(lines: tuple[OrderLine, ...], platform: str) -> dict[str, int]:
+    keys = line_keys(lines, platform)
+    return {k: line.restocked or 0 for line, k in zip(lines, keys, strict=True) if k is not None}
+
+
+def name_refund_restocks(
+    moves: list[Move],
+    platform: str,
+    before: tuple[OrderLine, ...],
+    after: tuple[OrderLine, ...],
+    new_refunds: list[str],
+) -> list[Move]:
+    """Say which refund a restore comes from, where the store's bookkeeping says a refund
+    restocked the line (its ``restocked`` count rose from ``before`` to ``after``).
+
+    The bookkeeping counts items, not refunds, so a refund is named only when the snapshot
+    that shows the restock is also the first to show that refund (``new_refunds``).
+    """
+    was, now = _restocked(before, platform), _restocked(after, platform)
+    if len(new_refunds) == 1:
+        reason, refund_id = f"restocked by refund {new_refunds[0]}", new_refunds[0]
+    elif new_refunds:
+        reason, refund_id = "restocked by refunds " + ", ".join(new_refunds), None
+    else:
+        reason, refund_id = "restocked by a refund", None
+    named = []
+    for move in moves:
+        key = move.identity["line_key"]
+        if not move.deduct and now.get(key, 0) > was.get(key, 0):
+            move = replace(move, reason=reason, refund_id=refund_id)
+        named.append(move)
+    return named

@@ -18,7 +18,7 @@ from eventsourcing.domain import Aggregate
 from aggregates.ids import product_id
 from aggregates.values import Delivery, ProductSnapshot, ProductVariant
 
-ProductOutcome = Literal["product_updated", "duplicate"]
+ProductOutcome = Literal["product_updated", "duplicate", "deleted", "restored"]
 
 
 class ProductMismatchError(ValueError):
@@ -138,7 +138,7 @@ class Product(Aggregate):
             external_id=self.external_id,
             **_delivery_fields(delivery),
         )
-        return "product_updated"
+        return "deleted"
 
     def update(
         self, delivery: Delivery, snapshot: ProductSnapshot, *, restored: bool = False
@@ -162,6 +162,7 @@ class Product(Aggregate):
                 external_id=self.external_id,
                 receipt_version=self.version,
             )
+            return "restored"
         return "product_updated"
 
     def correct(

@@ -60,6 +60,11 @@ class OrderLine:
     quantity: int
     unit_price: Decimal
     total: Decimal
+    # The store's own stock bookkeeping for this line, when it keeps one (WooCommerce's
+    # ``_reduced_stock`` and ``_restock_refunded_items`` line meta): how many it holds out of
+    # stock now, and how many refunds have put back. None: the line does not say.
+    reduced_stock: int | None = None
+    restocked: int | None = None
 
     def product_ref(self, platform: str) -> str | None:
         return product_ref(platform, self.product_id, self.variation_id, self.sku)
@@ -143,6 +148,9 @@ class ProductVariant:
     sku: str | None
     price: Decimal | None
     stock_quantity: int | None
+    # Whether the platform counts this variant's stock, as ``ProductSnapshot.manage_stock``
+    # says it: ``"true"``, ``"false"``, or None when the delivery does not say.
+    manage_stock: str | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,22 @@ class Entry:
     price: Decimal | None
     parent_id: str | None
     stock_quantity: int | None
+    manage_stock: str | None
+
+    @property
+    def tracked(self) -> bool | None:
+        """Whether the platform counts this entry's stock; None until a delivery says.
+
+        WooCommerce's ``manage_stock`` is ``true``, ``false`` or, on a variation whose
+        parent keeps the stock, ``"parent"``: then the store counts the parent's stock, not
+        this entry's, and the count reported here is the parent's, so neither says whether
+        this entry's own count can be compared (None)."""
+        return {"true": True, "false": False}.get(self.manage_stock or "")
+
+    @property
+    def reported_quantity(self) -> int | None:
+        """The platform's count of this entry's own stock (a parent's is not)."""
+        return None if self.manage_stock == "parent" else self.stock_quantity
 
 
 def entries(e: Any) -> list[Entry]:
@@ -38,6 +54,7 @@ def entries(e: Any) -> list[Entry]:
                 e.price,
                 e.parent_id,
                 e.stock_quantity,
+                e.manage_stock,
             )
         ]
     return [
@@ -49,12 +66,13 @@ def entries(e: Any) -> list[Entry]:
             v.price,
             e.external_id,
             v.stock_quantity,
+            v.manage_stock,
         )
         for v in e.variants
     ]
 
 
-def reported_at(e: Any) -> datetime:
+def report_recorded_at(e: Any) -> datetime:
     """When the platform's report in a product delivery event was recorded: a correction
     restates an earlier delivery, whose report it is, not a new one."""
     if isinstance(e, Product.InterpretationCorrected):

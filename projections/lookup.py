@@ -20,12 +20,16 @@ from projections.base import (
     topics,
 )
 
-# An order id names its user, platform and external id (uuid5), so it is the key.
+# An order id names its user, platform and external id (uuid5), so it is the key. A sale's
+# platform status is the sale's (its events decide it, whatever order receipts came in); an
+# order that is not a sale shows what its latest receipt said.
 _RECEIVED = """
 INSERT INTO order_lookup (order_id, user_id, platform, external_id, platform_status,
     first_received_at)
 VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (order_id) DO UPDATE SET platform_status = EXCLUDED.platform_status
+ON CONFLICT (order_id) DO UPDATE SET platform_status = CASE
+    WHEN order_lookup.status IS NULL THEN EXCLUDED.platform_status
+    ELSE order_lookup.platform_status END
 """
 
 _RECEIPT = """
@@ -33,7 +37,7 @@ INSERT INTO lookup_receipts (order_id, originator_version, source) VALUES ($1, $
 """
 
 _SALE = """
-UPDATE order_lookup SET status = $2, source_version = $3
+UPDATE order_lookup SET status = $2, source_version = $3, platform_status = $4
 WHERE order_id = $1 AND EXISTS (
     SELECT FROM lookup_receipts r WHERE r.order_id = $1 AND r.originator_version = $3)
 """
@@ -41,7 +45,9 @@ WHERE order_id = $1 AND EXISTS (
 
 class LookupProjection:
     name = "lookup"
-    version = 2  # 2: no copies of the receipts' JSON in order_lookup
+    # 2: no copies of the receipts' JSON in order_lookup; 3: a sale shows its own platform
+    # status (the trash of a deletion notice, never that of a late older receipt)
+    version = 3
     topics = topics(Order.OrderReceived, Order.SaleRecorded, Order.SaleStatusChanged)
     # Built once after a rebuild's first pass (service/bulk_replay.py): an order id is
     # made from its user, platform and external id, so the log keeps them unique.
@@ -63,14 +69,17 @@ class LookupProjection:
                 )
                 await conn.execute(_RECEIPT, e.originator_id, e.originator_version, source)
             elif isinstance(e, Order.SaleRecorded):
-                status = await conn.execute(_SALE, e.originator_id, e.status, e.receipt_version)
+                status = await conn.execute(
+                    _SALE, e.originator_id, e.status, e.receipt_version, e.platform_status
+                )
                 if status != "UPDATE 1":
                     raise LookupError(f"sale {e.originator_id}: its receipt is not projected")
             elif isinstance(e, Order.SaleStatusChanged):
                 await conn.execute(
-                    "UPDATE order_lookup SET status = $2 WHERE order_id = $1",
+                    "UPDATE order_lookup SET status = $2, platform_status = $3 WHERE order_id = $1",
                     e.originator_id,
                     e.status,
+                    e.platform_status,
                 )
 
     async def bulk_load(self, conn: Any, rows: Sequence[StoredRow], decode: Decode) -> None:

@@ -2,13 +2,14 @@
 
 A batch is loaded in chunks. A chunk's receipts become one COPY into ``lookup_receipts``; its
 effect on ``order_lookup`` is folded, in log order, into one change per order: the first
-receipt's key and time (kept only when it creates the row), the last receipt's platform
-status, the last status, the last sale's receipt. A status event ``apply`` meets before the
-order has a row changes nothing (or, a sale, fails), so events before an order's first
-receipt in the chunk are folded apart and count only if the row was there before it (read
-before it is written). New rows are one COPY, the others one UPDATE. Whatever cannot be
-shown to match what ``apply`` does raises, and the driver applies the batch event by event
-instead.
+receipt's key and time (kept only when it creates the row), the last status with its platform
+status, the last sale's receipt, and the last receipt's platform status, which counts only
+while the order is no sale (after the chunk's last status event, none is). A status event
+``apply`` meets before the order has a row changes nothing (or, a sale, fails), so events
+before an order's first receipt in the chunk are folded apart and count only if the row was
+there before it (read before it is written). New rows are one COPY, the others one UPDATE.
+Whatever cannot be shown to match what ``apply`` does raises, and the driver applies the
+batch event by event instead.
 """
 
 from __future__ import annotations
@@ -49,14 +50,17 @@ _NEW_COLUMNS = (
 )
 
 # Rows the tables had; a null leaves a column as it was (a status is never null, nor is a
-# sale's receipt version; a platform status may be, hence ``received``).
+# sale's receipt version; a platform status may be, hence ``received``). A status event sets
+# the platform status; a receipt, only on a row that has no status (before any in the chunk).
 _UPDATE = """
 UPDATE order_lookup o SET
-    platform_status = CASE WHEN s.received THEN s.platform_status ELSE o.platform_status END,
+    platform_status = CASE WHEN s.status IS NOT NULL THEN s.status_platform
+        WHEN s.received AND o.status IS NULL THEN s.platform_status
+        ELSE o.platform_status END,
     status = coalesce(s.status, o.status),
     source_version = coalesce(s.sale_version, o.source_version)
-FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::text[], $5::bigint[])
-    AS s(order_id, received, platform_status, status, sale_version)
+FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::text[], $5::bigint[], $6::text[])
+    AS s(order_id, received, platform_status, status, sale_version, status_platform)
 WHERE o.order_id = s.order_id
 """
 
@@ -79,9 +83,10 @@ def _kind(topic: str) -> str | None:
     return next((k for k, event in zip(kinds, events, strict=True) if issubclass(cls, event)), None)
 
 
-def status_fields(state: bytes) -> tuple[int, str]:
-    """A sale or status change's receipt version and status, without parsing what lies
-    between the two (a sale's customer and lines: most of its bytes and parsing time).
+def status_fields(state: bytes) -> tuple[int, str, str]:
+    """A sale or status change's receipt version, status and platform status, without parsing
+    what lies between the first and the others (a sale's customer and lines: most of its
+    bytes and parsing time).
 
     The two pieces cut out of the stored JSON parse as one object only if both cuts are at
     its top level, so the keys found there are the event's own (a stored state is a dumped
@@ -97,10 +102,10 @@ def status_fields(state: bytes) -> tuple[int, str]:
             d = None
     if type(d) is not dict or "receipt_version" not in d or "status" not in d:
         d = orjson.loads(state)
-    version, status = d["receipt_version"], d["status"]
-    if type(version) is not int or status not in _STATUSES:
+    version, status, platform_status = d["receipt_version"], d["status"], d["platform_status"]
+    if type(version) is not int or status not in _STATUSES or type(platform_status) is not str:
         raise ValueError(f"not a status this loader folds: {status!r} at {version!r}")
-    return version, status
+    return version, status, platform_status
 
 
 @dataclass(slots=True)
@@ -112,18 +117,23 @@ class _Order:
     received: bool = False  # a receipt in the batch: platform_status is the last one's
     platform_status: str | None = None
     status: str | None = None
+    status_platform: str | None = None  # the platform status of the last status event
     sale_version: int | None = None
     early_status: str | None = None  # before the batch's first receipt
+    early_platform: str | None = None
     early_sale_version: int | None = None
 
-    def effective(self, existed: bool) -> tuple[str | None, int | None]:
-        """The status and sale receipt that ``apply`` would leave on the row."""
-        status, sale = self.status, self.sale_version
+    def effective(self, existed: bool) -> tuple[str | None, int | None, str | None]:
+        """The status, sale receipt and the status' platform status that ``apply`` would
+        leave on the row (None: the row keeps its own)."""
+        status, sale, platform = self.status, self.sale_version, self.status_platform
         if self.early_status is not None and existed:
-            return status or self.early_status, self.early_sale_version if sale is None else sale
+            if status is None:
+                status, platform = self.early_status, self.early_platform
+            return status, self.early_sale_version if sale is None else sale, platform
         if self.early_sale_version is not None and not existed:
             raise LookupError("a sale came before its order was projected")
-        return status, sale
+        return status, sale, platform
 
 
 class _Batch:
@@ -158,15 +168,15 @@ class _Batch:
         self.received.add((row[1], row[2]))
 
     def change(self, row: StoredRow, order: _Order, sale: bool) -> None:
-        version, status = status_fields(row[4])
+        version, status, platform_status = status_fields(row[4])
         if sale and (row[1], version) not in self.received:
             self.needed.add((row[1], version))
         if order.key is None:
-            order.early_status = status
+            order.early_status, order.early_platform = status, platform_status
             if sale:
                 order.early_sale_version = version
         else:
-            order.status = status
+            order.status, order.status_platform = status, platform_status
             if sale:
                 order.sale_version = version
 
@@ -176,13 +186,14 @@ class _Batch:
         changed: list[tuple[Any, ...]] = []
         for order_id, o in self.orders.items():
             before = existing.get(order_id)
-            status, sale = o.effective(before is not None)
+            status, sale, platform = o.effective(before is not None)
             if before is None:
                 if o.key is not None:
-                    values = (o.received_at, o.platform_status, status, sale)
+                    shown = o.platform_status if status is None else platform
+                    values = (o.received_at, shown, status, sale)
                     new.append((order_id, *o.key, *values))
             elif o.key is None or o.key == before:
-                changed.append((order_id, o.received, o.platform_status, status, sale))
+                changed.append((order_id, o.received, o.platform_status, status, sale, platform))
             else:
                 raise ValueError(f"order {order_id} is projected under another key")
         return new, [list(column) for column in zip(*changed, strict=True)]

@@ -6,43 +6,75 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from aggregates.lifecycle import TRASH, deletion_is_trash
 from aggregates.product import Product
 from projections.base import Recorded, topics
 from projections.catalogue import entries
 
+# A new entry starts with the latest deletion mark of its product or its parent (a deletion
+# reaches a parent's variations), but not in the trash: no delivery was known when the
+# notice came, so any delivery with a time of its own is newer than it.
 _UPSERT = """
+WITH mark AS (
+    SELECT deleted, trashed FROM product_deletions
+    WHERE user_id = $1 AND platform = $3 AND external_id IN ($4, $9)
+    ORDER BY notification_id DESC LIMIT 1
+)
 INSERT INTO products (user_id, product_ref, platform, external_id, name, sku, price,
     product_type, parent_id, manage_stock, stock_quantity, platform_status, modified_at,
-    updated_at, source_notification_id, product_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+    updated_at, source_notification_id, product_id, deleted_on_platform, trashed)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+    coalesce((SELECT deleted FROM mark), false),
+    coalesce((SELECT trashed FROM mark), false) AND $13::timestamptz IS NULL)
 ON CONFLICT (user_id, product_ref) DO UPDATE SET
     name = EXCLUDED.name, sku = EXCLUDED.sku, price = EXCLUDED.price,
     product_type = EXCLUDED.product_type, parent_id = EXCLUDED.parent_id,
     manage_stock = EXCLUDED.manage_stock, stock_quantity = EXCLUDED.stock_quantity,
     platform_status = EXCLUDED.platform_status, modified_at = EXCLUDED.modified_at,
     updated_at = EXCLUDED.updated_at, source_notification_id = EXCLUDED.source_notification_id,
-    product_id = EXCLUDED.product_id
+    product_id = EXCLUDED.product_id,
+    -- Out of the trash once a delivery modified after the notice came says otherwise.
+    trashed = products.trashed AND (EXCLUDED.modified_at IS NULL
+        OR coalesce(EXCLUDED.modified_at <= products.trash_after, false))
 -- Deliveries arrive out of order: an update built before the one shown changes nothing.
 WHERE products.modified_at IS NULL OR EXCLUDED.modified_at IS NULL
     OR EXCLUDED.modified_at >= products.modified_at
 """
 
-_COLUMNS = """
+_COLUMNS = f"""
 product_ref, platform, external_id, name, sku, price::text, product_type, parent_id,
-manage_stock, stock_quantity, platform_status, modified_at, deleted_on_platform, updated_at
+manage_stock, stock_quantity,
+CASE WHEN trashed THEN '{TRASH}' ELSE platform_status END AS platform_status,
+modified_at, deleted_on_platform, updated_at
 """
 
-
-_DELETED = """
-UPDATE products SET deleted_on_platform = $4, updated_at = $5
-WHERE user_id = $1 AND platform = $2 AND (external_id = $3 OR parent_id = $3)
-"""
 # A variation restored alone must not bring back its parent or its siblings, so a restore
 # reaches exactly what a deletion of the same product reached, never more.
+_MARK = """
+UPDATE products SET deleted_on_platform = $4, trashed = $5, trash_after = modified_at,
+    updated_at = $6
+WHERE user_id = $1 AND platform = $2 AND (external_id = $3 OR parent_id = $3)
+"""
+
+_REMEMBER = """
+INSERT INTO product_deletions (user_id, platform, external_id, deleted, trashed,
+    notification_id)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (user_id, platform, external_id) DO UPDATE SET deleted = EXCLUDED.deleted,
+    trashed = EXCLUDED.trashed, notification_id = EXCLUDED.notification_id
+"""
+
+# Entries a correction adds to a deleted product (on Shopify, whose deletions are for good).
+_CORRECTED = """
+UPDATE products SET deleted_on_platform = true, updated_at = $4
+WHERE user_id = $1 AND platform = $2 AND (external_id = $3 OR parent_id = $3)
+    AND NOT deleted_on_platform
+"""
 
 
 class ProductsProjection:
     name = "products"
+    version = 2  # 2: the trash; deletion marks reach entries delivered after them
     # A correction restates a delivery as corrected code reads it: applied as a delivery is.
     topics = topics(
         Product.ProductUpdated,
@@ -57,11 +89,15 @@ class ProductsProjection:
             if isinstance(e, Product.ProductUpdated):
                 await self._updated(conn, recorded)
             elif isinstance(e, Product.DeletedOnPlatform | Product.RestoredOnPlatform):
-                await self._flag(conn, e, isinstance(e, Product.DeletedOnPlatform))
+                await self._flag(conn, recorded, isinstance(e, Product.DeletedOnPlatform))
 
-    async def _flag(self, conn: Any, e: Any, deleted: bool) -> None:
+    async def _flag(self, conn: Any, recorded: Recorded, deleted: bool) -> None:
         # The product's own entries, and a parent's variations with it.
-        await conn.execute(_DELETED, e.user_id, e.platform, e.external_id, deleted, e.timestamp)
+        e = recorded.event
+        trashed = deleted and deletion_is_trash(e.platform)
+        key = (e.user_id, e.platform, e.external_id)
+        await conn.execute(_MARK, *key, deleted, trashed, e.timestamp)
+        await conn.execute(_REMEMBER, *key, deleted, trashed, recorded.notification_id)
 
     async def _updated(self, conn: Any, recorded: Recorded) -> None:
         e = recorded.event
@@ -77,7 +113,7 @@ class ProductsProjection:
                 entry.price,
                 e.product_type,
                 entry.parent_id,
-                e.manage_stock,
+                entry.manage_stock,
                 entry.stock_quantity,
                 e.platform_status,
                 e.modified_at,
@@ -87,10 +123,11 @@ class ProductsProjection:
             )
         if isinstance(e, Product.InterpretationCorrected) and e.deleted:
             # Entries the corrected reading adds are marked as the deletion marked the rest.
-            await self._flag(conn, e, True)
+            await conn.execute(_CORRECTED, e.user_id, e.platform, e.external_id, e.timestamp)
 
 
 def _product(row: Any) -> dict[str, Any]:
+    """A catalogue entry as the API shows it."""
     item = dict(row)
     for key in ("modified_at", "updated_at"):
         item[key] = item[key].isoformat() if item[key] is not None else None

@@ -64,11 +64,15 @@ INSERT INTO order_deletions (order_id, deleted) VALUES ($1, $2)
 ON CONFLICT (order_id) DO UPDATE SET deleted = EXCLUDED.deleted
 """
 
+# What a sale is worth: its total less its refunds; a cancelled order earns nothing (its
+# total stays what the platform said). ``total - total`` keeps the total's scale: "0.00".
 _COLUMNS = """
 sale_id, platform, external_id, status, platform_status, customer_name, customer_email,
 lines, subtotal::text, shipping::text, tax::text, discount::text, total::text,
-refunded::text, (total - refunded)::text AS net_total, currency, payment_method,
-deleted_on_platform, recorded_at
+refunded::text,
+(CASE WHEN status = 'cancelled' THEN total - total ELSE total - refunded END)::text
+    AS net_total,
+currency, payment_method, deleted_on_platform, recorded_at
 """
 
 

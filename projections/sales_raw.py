@@ -73,6 +73,9 @@ class Values:
             line = item["_data_"]
             line["unit_price"] = line["unit_price"]["_data_"]
             line["total"] = line["total"]["_data_"]
+            # Lines stored before the store's bookkeeping was read have neither field.
+            line.setdefault("reduced_stock", None)
+            line.setdefault("restocked", None)
             lines.append(line)
         amount = self.amount
         return [

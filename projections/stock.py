@@ -13,7 +13,7 @@ from aggregates.product import Product
 from aggregates.stock_adjustment import StockAdjustment
 from projections import stock_bulk
 from projections.base import Decode, Recorded, StoredRow, topics
-from projections.catalogue import entries, reported_at
+from projections.catalogue import entries, report_recorded_at
 
 _INSERT_MOVEMENT = """
 INSERT INTO stock_movements (notification_id, user_id, product_ref, delta, kind,
@@ -34,20 +34,36 @@ ON CONFLICT (user_id, product_ref) DO UPDATE SET
     updated_at = EXCLUDED.updated_at
 """
 
-_CATALOGUE = """
+# Deliveries arrive out of order: a report built before the one kept changes nothing (see
+# stock.sql). The same rule, folded over a batch, is in stock_bulk.py.
+_NEWER_REPORT = """(stock_levels.report_modified_at IS NULL OR EXCLUDED.report_modified_at IS NULL
+    OR EXCLUDED.report_modified_at >= stock_levels.report_modified_at)"""
+
+_CATALOGUE = f"""
 INSERT INTO stock_levels (user_id, product_ref, platform, external_id, sku, name, quantity,
-    platform_reported_quantity, platform_reported_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)
+    tracked, platform_reported_quantity, report_modified_at, report_recorded_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11)
 ON CONFLICT (user_id, product_ref) DO UPDATE SET
     sku = coalesce(EXCLUDED.sku, stock_levels.sku),
     name = coalesce(EXCLUDED.name, stock_levels.name),
-    platform_reported_quantity = EXCLUDED.platform_reported_quantity,
-    platform_reported_at = EXCLUDED.platform_reported_at,
+    tracked = CASE WHEN {_NEWER_REPORT} THEN EXCLUDED.tracked ELSE stock_levels.tracked END,
+    platform_reported_quantity = CASE WHEN {_NEWER_REPORT}
+        THEN EXCLUDED.platform_reported_quantity ELSE stock_levels.platform_reported_quantity END,
+    report_recorded_at = CASE WHEN {_NEWER_REPORT}
+        THEN EXCLUDED.report_recorded_at ELSE stock_levels.report_recorded_at END,
+    report_modified_at = CASE WHEN {_NEWER_REPORT}
+        THEN EXCLUDED.report_modified_at ELSE stock_levels.report_modified_at END,
     updated_at = EXCLUDED.updated_at
-"""
+"""  # noqa: S608 (constant)
 
+# The platform's count is shown with the platform's own time of it (when the body has none,
+# the time the ledger recorded it), and ``drift``: how far it is from the ledger's level, for
+# a product the platform counts (not for one it does not).
 _COLUMNS = """
-product_ref, platform, external_id, sku, name, quantity, platform_reported_quantity
+product_ref, platform, external_id, sku, name, quantity, tracked, platform_reported_quantity,
+CASE WHEN platform_reported_quantity IS NOT NULL
+    THEN coalesce(report_modified_at, report_recorded_at) END AS platform_reported_at,
+CASE WHEN tracked IS NOT FALSE THEN platform_reported_quantity - quantity END AS drift
 """
 
 
@@ -58,6 +74,7 @@ def split_ref(product_ref: str) -> tuple[str, str]:
 
 class StockProjection:
     name = "stock"
+    version = 2  # 2: tracked, and the newest report by the platform's own time
     topics = topics(
         Order.StockDeducted,
         Order.StockRestored,
@@ -92,8 +109,10 @@ class StockProjection:
                         entry.external_id,
                         entry.sku,
                         entry.name,
-                        entry.stock_quantity,
-                        reported_at(event),
+                        entry.tracked,
+                        entry.reported_quantity,
+                        event.modified_at,
+                        report_recorded_at(event),
                         event.timestamp,
                     )
 
@@ -156,18 +175,30 @@ def _order_move(e: Any, delta: int, kind: str) -> dict[str, Any]:
 
 
 def _level(row: Any) -> dict[str, Any]:
-    return dict(row)
+    item = dict(row)
+    at = item["platform_reported_at"]
+    item["platform_reported_at"] = None if at is None else at.isoformat()
+    return item
 
 
 async def list_stock(
-    conn: Any, user_id: UUID, *, limit: int, after: str | None = None
+    conn: Any,
+    user_id: UUID,
+    *,
+    limit: int,
+    after: str | None = None,
+    tracked: bool | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of stock items by product reference; ``tracked`` keeps only the products the
+    platform counts (True) or says it does not (False)."""
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM stock_levels WHERE user_id = $1"  # noqa: S608 (constant)
-        " AND ($2::text IS NULL OR product_ref > $2) ORDER BY product_ref LIMIT $3",
+        " AND ($2::text IS NULL OR product_ref > $2)"
+        " AND ($4::bool IS NULL OR tracked = $4) ORDER BY product_ref LIMIT $3",
         user_id,
         after,
         limit + 1,
+        tracked,
     )
     page = rows[:limit]
     next_after = page[-1]["product_ref"] if len(rows) > limit else None
@@ -244,12 +275,15 @@ async def stock_history(
 
 
 async def discrepancies(conn: Any, user_id: UUID) -> list[dict[str, Any]]:
-    """Products whose ledger stock differs from the count the platform last reported."""
+    """Products whose ledger stock differs from the count the platform last reported; a
+    product the platform says it does not count is never one."""
     rows = await conn.fetch(
         "SELECT product_ref, name, quantity, platform_reported_quantity,"
-        " platform_reported_at FROM stock_levels"
+        " coalesce(report_modified_at, report_recorded_at) AS platform_reported_at,"
+        " report_recorded_at FROM stock_levels"
         " WHERE user_id = $1 AND platform_reported_quantity IS NOT NULL"
-        " AND quantity <> platform_reported_quantity ORDER BY product_ref",
+        " AND tracked IS NOT FALSE AND quantity <> platform_reported_quantity"
+        " ORDER BY product_ref",
         user_id,
     )
     return [dict(r) for r in rows]

@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS stock_movements (
 CREATE INDEX IF NOT EXISTS stock_movements_product_idx
     ON stock_movements (user_id, product_ref, notification_id);
 
+-- Version 2: whether the platform counts the product, and its newest report by the
+-- platform's own clock.
 CREATE TABLE IF NOT EXISTS stock_levels (
     user_id uuid NOT NULL,
     product_ref text NOT NULL,
@@ -30,9 +32,15 @@ CREATE TABLE IF NOT EXISTS stock_levels (
     sku text,
     name text,
     quantity bigint NOT NULL DEFAULT 0,
-    -- What the platform last said it has; shown for reconciliation, never added in.
+    -- The newest product delivery's report (by report_modified_at, the product's own
+    -- modification time in the body; a later delivery wins a tie or when either has none):
+    -- whether the platform counts this product's stock (NULL: no delivery said), and what
+    -- it says it has, shown for reconciliation, never added in. report_recorded_at is when
+    -- the ledger recorded that report: reconciliation applies each report once by it.
+    tracked boolean,
     platform_reported_quantity bigint,
-    platform_reported_at timestamptz,
+    report_modified_at timestamptz,
+    report_recorded_at timestamptz,
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (user_id, product_ref)
 );

@@ -4,8 +4,14 @@ A batch of stored rows becomes one COPY of its movements and one merge of its le
 level change ``apply`` makes is folded, in log order, into one change per product: the sum of
 the deltas; the first event's platform and id (kept only when it creates the row); a SKU or
 name that a catalogue entry set (which wins) or that a movement offers (used only if the row
-has none); the catalogue's last reported count; the last event's time. Merging that into
-the table gives exactly the rows the per-event statements give.
+has none); the catalogue's newest report; the last event's time. Merging that into the table
+gives exactly the rows the per-event statements give.
+
+The newest report is kept as ``apply`` keeps it: a report replaces the one kept unless the
+kept one has a time and the new one an older time. Folded over a batch from no report, that
+gives the batch's report; the row's own survives the merge only when it has a time, no report
+of the batch lacks one (a timeless report replaces any and is replaced by any), and every
+report of the batch is older than it.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from aggregates.order import Order
 from aggregates.product import Product
 from aggregates.stock_adjustment import StockAdjustment
 from projections.base import Decode, StoredRow, StoredUuids, raw_datetime
-from projections.catalogue import entries, reported_at
+from projections.catalogue import entries, report_recorded_at
 
 _fromisoformat = datetime.fromisoformat
 
@@ -47,21 +53,29 @@ MOVEMENT_COLUMNS = (
 
 _LEVELS = """
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[],
-    $7::text[], $8::bool[], $9::bigint[], $10::bool[], $11::bigint[], $12::timestamptz[],
-    $13::timestamptz[])
+    $7::text[], $8::bool[], $9::bigint[], $10::bool[], $11::bool[], $12::bool[],
+    $13::bigint[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[])
     AS s(user_id, product_ref, platform, external_id, sku, sku_set, name, name_set, quantity,
-         reported, reported_quantity, reported_at, updated_at)
+         reported, timeless, tracked, reported_quantity, report_modified_at,
+         report_recorded_at, updated_at)
 """
+
+# Whether the batch's report replaces the row's (see the module's docstring).
+_BATCH_REPORT = """(s.reported AND (l.report_modified_at IS NULL OR s.timeless
+    OR s.report_modified_at >= l.report_modified_at))"""
 
 _UPDATE_LEVELS = f"""
 UPDATE stock_levels l SET
     quantity = l.quantity + s.quantity,
     sku = CASE WHEN s.sku_set THEN s.sku ELSE coalesce(l.sku, s.sku) END,
     name = CASE WHEN s.name_set THEN s.name ELSE coalesce(l.name, s.name) END,
-    platform_reported_quantity = CASE WHEN s.reported THEN s.reported_quantity
+    tracked = CASE WHEN {_BATCH_REPORT} THEN s.tracked ELSE l.tracked END,
+    platform_reported_quantity = CASE WHEN {_BATCH_REPORT} THEN s.reported_quantity
         ELSE l.platform_reported_quantity END,
-    platform_reported_at = CASE WHEN s.reported THEN s.reported_at
-        ELSE l.platform_reported_at END,
+    report_modified_at = CASE WHEN {_BATCH_REPORT} THEN s.report_modified_at
+        ELSE l.report_modified_at END,
+    report_recorded_at = CASE WHEN {_BATCH_REPORT} THEN s.report_recorded_at
+        ELSE l.report_recorded_at END,
     updated_at = s.updated_at
 FROM ({_LEVELS}) s
 WHERE l.user_id = s.user_id AND l.product_ref = s.product_ref
@@ -69,9 +83,9 @@ WHERE l.user_id = s.user_id AND l.product_ref = s.product_ref
 
 _INSERT_LEVELS = f"""
 INSERT INTO stock_levels (user_id, product_ref, platform, external_id, sku, name, quantity,
-    platform_reported_quantity, platform_reported_at, updated_at)
+    tracked, platform_reported_quantity, report_modified_at, report_recorded_at, updated_at)
 SELECT s.user_id, s.product_ref, s.platform, s.external_id, s.sku, s.name, s.quantity,
-    s.reported_quantity, s.reported_at, s.updated_at
+    s.tracked, s.reported_quantity, s.report_modified_at, s.report_recorded_at, s.updated_at
 FROM ({_LEVELS}) s
 WHERE NOT EXISTS (
     SELECT 1 FROM stock_levels l WHERE l.user_id = s.user_id AND l.product_ref = s.product_ref
@@ -88,8 +102,11 @@ _LEVEL_FIELDS = (
     "name_set",
     "quantity",
     "reported",
+    "timeless",
+    "tracked",
     "reported_quantity",
-    "reported_at",
+    "report_modified_at",
+    "report_recorded_at",
     "updated_at",
 )
 
@@ -106,9 +123,23 @@ class _Level:
     name_set: bool = False
     quantity: int = 0
     reported: bool = False
+    timeless: bool = False  # a report of the batch has no time of its own
+    tracked: bool | None = None
     reported_quantity: int | None = None
-    reported_at: datetime | None = None
+    report_modified_at: datetime | None = None
+    report_recorded_at: datetime | None = None
     updated_at: datetime | None = None
+
+    def report(
+        self, tracked: bool | None, count: int | None, modified: datetime | None, at: datetime
+    ) -> None:
+        """Fold one report in as ``apply`` keeps the newest (see the module's docstring)."""
+        kept = self.report_modified_at
+        if not self.reported or kept is None or modified is None or modified >= kept:
+            self.tracked, self.reported_quantity = tracked, count
+            self.report_modified_at, self.report_recorded_at = modified, at
+        self.reported = True
+        self.timeless = self.timeless or modified is None
 
 
 @cache
@@ -176,8 +207,13 @@ class _Batch:
                 level.sku, level.sku_set = entry.sku, True
             if entry.name is not None:
                 level.name, level.name_set = entry.name, True
-            level.reported, level.reported_quantity = True, entry.stock_quantity
-            level.reported_at, level.updated_at = reported_at(event), event.timestamp
+            level.report(
+                entry.tracked,
+                entry.reported_quantity,
+                event.modified_at,
+                report_recorded_at(event),
+            )
+            level.updated_at = event.timestamp
 
     def level_arrays(self) -> list[list[Any]]:
         keys, values = list(self.levels), list(self.levels.values())

@@ -85,16 +85,22 @@ async def adjust(
 
 @dataclass(frozen=True)
 class Discrepancy:
-    """A product whose ledger stock differs from the count the platform last reported."""
+    """A product whose ledger stock differs from the count the platform last reported.
+
+    ``reported_at`` is the platform's own time of that count (the product's modification
+    time); ``recorded_at`` is when the ledger recorded the report, which names it for good.
+    """
 
     product_ref: str
     name: str | None
     ledger: int
     reported: int
     reported_at: datetime
+    recorded_at: datetime
 
     @property
     def by(self) -> int:
+        """The drift: the platform's count less the ledger's level."""
         return self.reported - self.ledger
 
     @property
@@ -107,8 +113,11 @@ class Discrepancy:
 
     @property
     def key(self) -> str:
-        """The same report of the same product always gives the same key: applied once."""
-        seed = f"{self.product_ref}\x1f{self.reported_at_text}\x1f{self.reported}"
+        """The same report of the same product always gives the same key: applied once. (It
+        is the key of ledgers before reports showed the platform's time, which named a
+        report by when it was recorded, so a report reconciled then is not applied again.)"""
+        recorded = self.recorded_at.astimezone(UTC).isoformat()
+        seed = f"{self.product_ref}\x1f{recorded}\x1f{self.reported}"
         return "reconcile:" + hashlib.sha256(seed.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -122,6 +131,7 @@ async def discrepancies(pool: asyncpg.Pool, user_id: UUID) -> list[Discrepancy]:
             int(r["quantity"]),
             int(r["platform_reported_quantity"]),
             r["platform_reported_at"],
+            r["report_recorded_at"],
         )
         for r in rows
     ]

@@ -159,12 +159,22 @@ def _text_cursor(raw: Any) -> str | None:
     raise InvalidParameterError("cursor is not one this API issued")
 
 
+_TRACKED = {"true": True, "false": False}
+
+
 async def list_stock(request: web.Request) -> web.Response:
     user_id = await authenticate(request)
     after = _text_cursor(decode_cursor(request))
+    raw = request.query.get("tracked")
+    if raw is not None and raw not in _TRACKED:
+        raise InvalidParameterError("tracked must be true or false")
     async with connection(request.app[POOL]) as conn:
         items, next_after = await stock.list_stock(
-            conn, user_id, limit=limit_param(request), after=after
+            conn,
+            user_id,
+            limit=limit_param(request),
+            after=after,
+            tracked=None if raw is None else _TRACKED[raw],
         )
     return respond({"items": items, "next_cursor": encode_cursor(next_after)})
 

@@ -153,7 +153,7 @@ async def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
         for d in found:
             _print(
                 f"{d.product_ref}\tledger {d.ledger}\tplatform {d.reported}"
-                f" (reported at {d.reported_at_text})\tdifference {_signed(d.by)}"
+                f" (reported at {d.reported_at_text})\tdrift {_signed(d.by)}"
             )
         if not args.apply:
             _print(f"{len(found)} to reconcile; --apply appends the adjustments")

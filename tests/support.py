@@ -125,3 +125,40 @@ async def count_events(pool: asyncpg.Pool, originator_id: UUID, topic_suffix: st
             f"%{topic_suffix}",
         )
     return int(value)
+
+
+LIVE_DAY = FIXTURES / "woocommerce-live"
+LIVE_SECRET = "live-s3cr3t-2024"  # the store's webhook secret, as its README gives it
+# Hop-by-hop headers the test client sets itself.
+_NOT_RESENT = {"host", "content-length", "connection"}
+
+
+@dataclass(frozen=True)
+class LiveDelivery:
+    """One delivery of the real store's day: its number, topic, endpoint, headers, body."""
+
+    number: int
+    topic: str
+    endpoint: str
+    headers: dict[str, str]
+    body: bytes
+
+    def path(self, merchant: Merchant) -> str:
+        return merchant.woo_orders() if self.endpoint == "order" else merchant.woo_products()
+
+
+def live_day() -> list[LiveDelivery]:
+    """The 61 deliveries of ``woocommerce-live/``, in the order the store sent them."""
+    day = []
+    for meta_path in sorted(LIVE_DAY.glob("[0-9][0-9][0-9]-*.json")):
+        meta = json.loads(meta_path.read_text())
+        number, _, topic = meta_path.stem.partition("-")
+        headers = {k: v for k, v in meta["headers"] if k.lower() not in _NOT_RESENT}
+        body = meta_path.with_suffix(".body").read_bytes()
+        day.append(LiveDelivery(int(number), topic, meta["endpoint"], headers, body))
+    return day
+
+
+def live_store_at_end() -> dict[str, Any]:
+    """The store's own state after the day, read from the store."""
+    return dict(json.loads((LIVE_DAY / "store-at-end.json").read_text()))

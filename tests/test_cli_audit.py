@@ -73,8 +73,10 @@ async def test_reconcile_lists_then_applies_once(
     code, out, _ = await ledger(database_url, "stock", "reconcile", *user)
     assert code == 0
     lines = out.strip().splitlines()
-    assert lines[0].startswith("woocommerce:42\tledger -2\tplatform 20 (reported at 20")
-    assert lines[0].endswith("difference +22")
+    # The platform's count with the platform's own time of it (the product's modification).
+    assert lines[0] == (
+        "woocommerce:42\tledger -2\tplatform 20 (reported at 2026-05-01T10:00:00+00:00)\tdrift +22"
+    )
     assert lines[1].startswith("woocommerce:71\tledger -1\tplatform 5")
     assert len(lines) == 3 and "--apply" in lines[2]
     assert await _adjusted_events(client, merchant) == []
@@ -95,7 +97,7 @@ async def test_reconcile_lists_then_applies_once(
     ]
     for e in events:
         assert e["event"]["reason"].startswith("reconcile to platform count ")
-        assert " reported at 20" in e["event"]["reason"]
+        assert " reported at 2026-05-01T10:00:00+00:00" in e["event"]["reason"]
         assert e["event"]["actor"] == f"cli:{getpass.getuser()}"
 
     # A newer count from the platform is a new report: reconciled again, once.

@@ -24,8 +24,9 @@ DEFAULT_VARIANT_TITLE = "Default Title"
 def product_from_json(doc: Any) -> ProductSnapshot:
     """A product body as a ``ProductSnapshot`` whose ``variants`` are what is sold and stocked.
 
-    On Shopify every sale names a variant, so SKU, price and stock live on the variants and are
-    ``None`` on the product itself; there is no parent product and no ``manage_stock`` flag.
+    On Shopify every sale names a variant, so SKU, price and stock, and whether Shopify counts
+    that stock, live on the variants and are ``None`` on the product itself; there is no
+    parent product.
     """
     if not is_product_body(doc):
         raise PayloadError("not_a_product", None, "the body is not a Shopify product")
@@ -66,7 +67,33 @@ def _variant(item: Mapping[str, Any], path: str, product_title: str | None) -> P
         stock_quantity=None
         if stock is None
         else quantity(stock, f"{path}.inventory_quantity", signed=True),
+        manage_stock=_tracked(item, path),
     )
+
+
+def _tracked(item: Mapping[str, Any], path: str) -> str | None:
+    """Whether Shopify counts the variant's stock, as ``"true"`` / ``"false"``; None when the
+    body does not say.
+
+    The variant's inventory item says so itself where the body carries it
+    (``inventory_item.tracked``, or ``tracked`` on the variant). Older bodies say it with
+    ``inventory_management``: ``"shopify"``, or the handle of the fulfilment service that
+    counts it, when counted; null when not. Bodies from API 2024-07 on drop that field: a
+    variant without any of them has not said.
+    """
+    inner = item.get("inventory_item")
+    for value, field in (
+        (inner.get("tracked") if isinstance(inner, dict) else None, "inventory_item.tracked"),
+        (item.get("tracked"), "tracked"),
+    ):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if value is not None:
+            raise PayloadError("invalid_field", f"{path}.{field}", "expected true or false")
+    if "inventory_management" not in item:
+        return None
+    management = text(item.get("inventory_management"), f"{path}.inventory_management")
+    return "false" if management is None else "true"
 
 
 def variant_name(product_title: str | None, variant_title: str | None) -> str | None:

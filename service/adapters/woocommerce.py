@@ -54,6 +54,9 @@ _SALE_STATUS: dict[str, SaleStatus] = {
     "cancelled": "cancelled",
     "refunded": "refunded",
 }
+# Line meta in which WooCommerce keeps its own stock bookkeeping (see _stock_meta).
+_REDUCED_STOCK = "_reduced_stock"
+_RESTOCKED = "_restock_refunded_items"
 _PING_BODY = re.compile(rb"webhook_id=\d{1,20}")
 # The topics each endpoint takes (``/woocommerce`` for orders, ``/producto`` for products).
 _TOPICS = {
@@ -117,6 +120,7 @@ def _refunds(doc: Mapping[str, Any]) -> tuple[Refund, ...]:
 def _line(item: Mapping[str, Any], path: str) -> OrderLine:
     count = quantity(item.get("quantity"), f"{path}.quantity")
     total = money(item.get("total"), f"{path}.total")
+    books = _stock_meta(item.get("meta_data"), f"{path}.meta_data")
     return OrderLine(
         line_id=ident(item.get("id"), f"{path}.id"),
         product_id=ident(item.get("product_id"), f"{path}.product_id"),
@@ -126,7 +130,26 @@ def _line(item: Mapping[str, Any], path: str) -> OrderLine:
         quantity=count,
         unit_price=_unit_price(item, path, count, total),
         total=total,
+        reduced_stock=books.get(_REDUCED_STOCK),
+        restocked=books.get(_RESTOCKED),
     )
+
+
+def _stock_meta(value: Any, field: str) -> dict[str, int]:
+    """The line's stock bookkeeping from its ``meta_data`` (``[{"key", "value"}, ...]``).
+
+    WooCommerce sets ``_reduced_stock`` when it takes the line out of stock, lowers it when a
+    refund restocks and deletes it when it gives the stock back (a cancellation); it writes
+    ``_restock_refunded_items`` as refunds put items back, and neither on a product whose
+    stock it does not manage. Other keys (a plugin's) are not ours to read. The first entry
+    of a key counts, as ``WC_Data::get_meta`` reads it.
+    """
+    found: dict[str, int] = {}
+    for path, entry in objects([] if value == {} else value, field):
+        key = entry.get("key")
+        if key in (_REDUCED_STOCK, _RESTOCKED) and key not in found:
+            found[key] = quantity(entry.get("value"), f"{path}.value")
+    return found
 
 
 def _unit_price(item: Mapping[str, Any], path: str, count: int, total: Decimal) -> Decimal:

@@ -162,3 +162,38 @@ def test_not_a_product(doc: Any) -> None:
     with pytest.raises(PayloadError) as caught:
         shopify.product_from_json(doc)
     assert caught.value.reason == "not_a_product"
+
+
+@pytest.mark.parametrize(
+    ("fields", "manage_stock"),
+    [
+        ({"inventory_management": "shopify"}, "true"),
+        ({"inventory_management": "amazon_marketplace_web"}, "true"),  # a fulfilment service
+        ({"inventory_management": None}, "false"),
+        ({}, None),  # API 2024-07 and later: the field is gone, nothing said
+        ({"inventory_item": {"id": 1, "tracked": True}}, "true"),
+        ({"inventory_item": {"tracked": False}, "inventory_management": "shopify"}, "false"),
+        ({"tracked": True}, "true"),
+        ({"inventory_item": {"id": 1}}, None),
+    ],
+)
+def test_whether_shopify_counts_a_variant(fields: dict[str, Any], manage_stock: str | None):
+    doc = sample()
+    doc["variants"] = [{"id": 9, "title": "Blue", **fields}]
+    [variant] = shopify.product_from_json(doc).variants
+    assert variant.manage_stock == manage_stock
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"tracked": "yes"}, "variants[0].tracked"),
+        ({"inventory_item": {"tracked": 1}}, "variants[0].inventory_item.tracked"),
+        ({"inventory_management": 7.5}, "variants[0].inventory_management"),
+    ],
+)
+def test_an_unreadable_tracking_flag_is_named(fields: dict[str, Any], field: str) -> None:
+    doc = {**sample(), "variants": [{"id": 9, **fields}]}
+    with pytest.raises(PayloadError) as caught:
+        shopify.product_from_json(doc)
+    assert (caught.value.reason, caught.value.field) == ("invalid_field", field)

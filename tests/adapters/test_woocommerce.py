@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -264,3 +265,78 @@ def test_sums_of_long_amounts_are_exact() -> None:
     }
     snapshot = woocommerce.order_from_json(doc)
     assert str(snapshot.subtotal) == "100000000000001.00000000000000000001"
+
+
+LIVE = FIXTURES / "woocommerce-live"
+
+
+def test_the_stores_own_stock_bookkeeping_is_read_from_the_line_meta() -> None:
+    # Order 22 of the live day, refunded in full with "restock refunded items".
+    doc = read_raw(LIVE / "056-order.updated.body")
+    snapshot = woocommerce.order_from_json(
+        parse_json((LIVE / "056-order.updated.body").read_bytes())
+    )
+    books = [(line.product_id, line.reduced_stock, line.restocked) for line in snapshot.lines]
+    assert books == [("14", 0, 2), ("18", None, None), ("11", 0, 1)]
+    for line, item in zip(snapshot.lines, doc["line_items"], strict=True):
+        meta = {m["key"]: int(m["value"]) for m in item["meta_data"]}
+        assert (line.reduced_stock, line.restocked) == (
+            meta.get("_reduced_stock"),
+            meta.get("_restock_refunded_items"),
+        )
+
+
+@pytest.mark.parametrize("path", ORDER_FILES, ids=lambda p: p.stem)
+def test_older_bodies_carry_no_bookkeeping(path: Path) -> None:
+    assert all(line.reduced_stock is None for line in order(path).lines)
+
+
+def _line_meta(meta: object) -> dict[str, object]:
+    item = {"id": 1, "product_id": 42, "quantity": 2, "total": "10.00", "meta_data": meta}
+    return {"id": 5, "status": "processing", "total": "10.00", "line_items": [item]}
+
+
+@pytest.mark.parametrize(
+    ("meta", "books"),
+    [
+        ([{"id": 1, "key": "_reduced_stock", "value": "2"}], (2, None)),
+        (
+            [{"key": "_reduced_stock", "value": 2}, {"key": "_reduced_stock", "value": "9"}],
+            (2, None),
+        ),
+        (
+            [
+                {"key": "_restock_refunded_items", "value": "1"},
+                {"key": "_reduced_stock", "value": "1"},
+            ],
+            (1, 1),
+        ),
+        ([{"key": "pa_size", "value": ["S", "M"]}, {"key": "_qty", "value": "x"}], (None, None)),
+        ([], (None, None)),
+        ({}, (None, None)),  # PHP's empty array, as an object
+        (None, (None, None)),
+    ],
+)
+def test_line_meta_gives_the_bookkeeping(meta: object, books: tuple[int | None, int | None]):
+    [line] = woocommerce.order_from_json(_line_meta(meta)).lines
+    assert (line.reduced_stock, line.restocked) == books
+
+
+@pytest.mark.parametrize(
+    ("meta", "field"),
+    [
+        ([{"key": "_reduced_stock", "value": "two"}], "line_items[0].meta_data[0].value"),
+        ([{"key": "_reduced_stock", "value": "-1"}], "line_items[0].meta_data[0].value"),
+        (
+            [{"key": "x"}, {"key": "_restock_refunded_items", "value": 1.5}],
+            "line_items[0].meta_data[1].value",
+        ),
+        (["_reduced_stock"], "line_items[0].meta_data[0]"),
+        ("_reduced_stock=2", "line_items[0].meta_data"),
+    ],
+)
+def test_unreadable_bookkeeping_is_named(meta: object, field: str) -> None:
+    body = json.dumps(_line_meta(meta)).encode()
+    with pytest.raises(PayloadError) as caught:
+        woocommerce.order_from_json(parse_json(body))
+    assert (caught.value.reason, caught.value.field) == ("invalid_field", field)

@@ -3,7 +3,9 @@ end in the same sale (status, totals, refunds) and the same stock.
 
 Histories are consistent, as a real store produces them: snapshots of one order taken at
 increasing times, each showing every refund made so far; Shopify refunds are also delivered
-on their own. They are built from the real fixtures and from generated orders.
+on their own. They are built from the real fixtures and from generated orders. WooCommerce
+histories come with the store's own stock bookkeeping on the lines (``_reduced_stock``, kept
+as WooCommerce keeps it) or without it, as older stores send them.
 """
 
 from __future__ import annotations
@@ -97,11 +99,67 @@ def _lines(draw: st.DrawFn) -> tuple[OrderLine, ...]:
     )
 
 
+class StoreBooks:
+    """WooCommerce's own stock bookkeeping of one order, line by line, as the store keeps it:
+    set when the order reduces stock, lowered by a restocking refund, removed when a
+    cancellation (or a return to pending or failed) restores it; never on a line whose
+    product the store does not count (``managed``)."""
+
+    REDUCES = ("processing", "on-hold", "completed")
+    RESTORES = ("cancelled", "pending", "failed")
+
+    def __init__(self, managed: list[bool]) -> None:
+        self.managed = managed
+        self.held: list[int | None] = [None] * len(managed)
+        self.restocked = [0] * len(managed)
+
+    def lines(self, lines: tuple[OrderLine, ...]) -> tuple[OrderLine, ...]:
+        return tuple(
+            replace(line, reduced_stock=held, restocked=back if managed and back else None)
+            for line, managed, held, back in zip(
+                lines, self.managed, self.held, self.restocked, strict=True
+            )
+        )
+
+    def status(self, status: str, lines: tuple[OrderLine, ...]) -> None:
+        if status in self.REDUCES and not any(h is not None for h in self.held):
+            self.held = [
+                line.quantity - back if managed else None
+                for line, managed, back in zip(lines, self.managed, self.restocked, strict=True)
+            ]
+        elif status in self.RESTORES:
+            self.held = [None] * len(lines)
+
+    def restock(self, index: int) -> bool:
+        """A refund puts one item of a line back; False if the line holds none out."""
+        held = self.held[index]
+        if not held:
+            return False
+        self.held[index], self.restocked[index] = held - 1, self.restocked[index] + 1
+        return True
+
+    def edit(self, lines: tuple[OrderLine, ...]) -> None:
+        """The merchant replaced the lines; a reduced order reduces the new ones."""
+        reduced = any(h is not None for h in self.held)
+        self.managed = [self.managed[i % len(self.managed)] for i in range(len(lines))]
+        self.held = [
+            line.quantity if reduced and m else None
+            for line, m in zip(lines, self.managed, strict=True)
+        ]
+        self.restocked = [0] * len(lines)
+
+
 @st.composite
-def woo_history(draw: st.DrawFn) -> list[Step]:
+def woo_history(draw: st.DrawFn, books_kept: bool | None = None) -> list[Step]:
+    """A WooCommerce order's snapshots; ``books_kept``: with the store's bookkeeping (its
+    first line's product always stock-managed), without, or either (None)."""
     base = draw(st.sampled_from(BASES))
     if draw(st.booleans()):
         base = replace(base, lines=_lines(draw))
+    if books_kept is None:
+        books_kept = draw(st.booleans())
+    managed = [True] + [draw(st.booleans()) for _ in base.lines[1:]]
+    books = StoreBooks(managed) if books_kept else None
     path = draw(st.sampled_from(WOO_PATHS))
     refunds: list[Refund] = []
     steps: list[Step] = []
@@ -109,11 +167,21 @@ def woo_history(draw: st.DrawFn) -> list[Step]:
     for i, status in enumerate(path):
         if status in ("completed", "refunded", "cancelled") and draw(st.booleans()):
             refunds.append(Refund(str(700 + i), Decimal("1.50"), (), None))
+            if books is not None and draw(st.booleans()):  # "restock refunded items"
+                for index in draw(st.lists(st.integers(0, len(base.lines) - 1), max_size=3)):
+                    books.restock(index)
         at = T0 + timedelta(seconds=0 if same_second and i < 2 else i)
         if i and draw(st.booleans()):  # the merchant edits the order: lines change
             base = replace(base, lines=_lines(draw))
+            if books is not None:
+                books.edit(base.lines)
+        lines = base.lines
+        if books is not None:
+            books.status(status, lines)
+            lines = books.lines(lines)
         snap = replace(
             base,
+            lines=lines,
             status=WOO_STATUS.get(status),
             platform_status=status,
             modified_at=at,
@@ -222,3 +290,23 @@ def test_any_order_and_repetition_gives_the_same_ledger(data: st.DataObject, his
     # Stock out never exceeds what the order sold, never goes negative.
     for ref, moved in mixed["stock"].items():
         assert moved < 0, (ref, moved)
+
+
+def _held_by_the_store(order: Order) -> dict[str, int]:
+    """What the newest snapshot's bookkeeping says the store holds out, per product."""
+    held: Counter[str] = Counter()
+    for line in order.lines:
+        ref = line.product_ref(order.platform)
+        if ref and line.reduced_stock:
+            held[ref] -= line.reduced_stock
+    return dict(held)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), history=woo_history(books_kept=True))
+def test_a_sale_holds_out_what_the_store_books_say(data: st.DataObject, history):
+    """The ledger's stock for an order is exactly what the newest snapshot's bookkeeping says
+    the store holds out (nothing, once a cancellation removed it), whatever order the
+    deliveries came in."""
+    order, events = _deliver(_arrangement(data.draw, history))
+    assert _projected(order, events)["stock"] == _held_by_the_store(order)

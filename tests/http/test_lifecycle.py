@@ -65,12 +65,18 @@ async def test_woo_deleted_and_restored_orders_move_no_stock(client: TestClient,
     gone = await _post(
         client, merchant.woo_orders(), {"id": 3}, **{"X-WC-Webhook-Topic": "order.deleted"}
     )
-    assert gone["status"] == "updated"
-    assert (await _sale(client, merchant))["deleted_on_platform"] is True
+    assert gone["status"] == "deleted"
+    sale = await _sale(client, merchant)
+    assert (sale["deleted_on_platform"], sale["platform_status"]) == (True, "trash")
+    assert sale["status"] == "sale"
     assert await stock_of(client, merchant, "woocommerce:42") == -2
     restored = woo_order(3, "processing", date_modified_gmt=_at(9))
-    await _post(client, merchant.woo_orders(), restored, **{"X-WC-Webhook-Topic": "order.restored"})
-    assert (await _sale(client, merchant))["deleted_on_platform"] is False
+    back = await _post(
+        client, merchant.woo_orders(), restored, **{"X-WC-Webhook-Topic": "order.restored"}
+    )
+    assert back["status"] == "restored"
+    sale = await _sale(client, merchant)
+    assert (sale["deleted_on_platform"], sale["platform_status"]) == (False, "processing")
     assert await stock_of(client, merchant, "woocommerce:42") == -2
 
 
@@ -344,3 +350,100 @@ async def test_a_negative_refund_transaction_is_quarantined(client, merchant: Me
     )
     assert resp.status == 202
     assert (await resp.json())["field"] == "transactions[0].amount"
+
+
+async def _products(client: TestClient, merchant: Merchant) -> dict[str, dict[str, Any]]:
+    items = (await (await client.get("/api/products", headers=merchant.auth)).json())["items"]
+    return {p["external_id"]: p for p in items}
+
+
+async def _lookup(client: TestClient, merchant: Merchant, oid: int) -> dict[str, Any]:
+    resp = await client.get(f"/api/lookup/woocommerce/orders/{oid}", headers=merchant.auth)
+    assert resp.status == 200, await resp.text()
+    return dict(await resp.json())
+
+
+async def test_a_product_in_the_trash_shows_it_until_a_newer_delivery(client, merchant):
+    deleted = {"X-WC-Webhook-Topic": "product.deleted"}
+    await _post(client, merchant.woo_products(), _woo_product(400, _at(10), status="publish"))
+    gone = await _post(client, merchant.woo_products(), {"id": 400}, **deleted)
+    assert gone == {"status": "deleted", "product_ref": "woocommerce:400"}
+    product = (await _products(client, merchant))["400"]
+    assert (product["platform_status"], product["deleted_on_platform"]) == ("trash", True)
+    # A late delivery of an older snapshot keeps the trash; a newer one shows what it says.
+    await _post(client, merchant.woo_products(), _woo_product(400, _at(9), status="publish"))
+    assert (await _products(client, merchant))["400"]["platform_status"] == "trash"
+    await _post(client, merchant.woo_products(), _woo_product(400, _at(12), status="draft"))
+    product = (await _products(client, merchant))["400"]
+    assert (product["platform_status"], product["deleted_on_platform"]) == ("draft", True)
+    back = await _post(
+        client,
+        merchant.woo_products(),
+        _woo_product(400, _at(13), status="publish"),
+        **{"X-WC-Webhook-Topic": "product.restored"},
+    )
+    assert back["status"] == "restored"
+    product = (await _products(client, merchant))["400"]
+    assert (product["platform_status"], product["deleted_on_platform"]) == ("publish", False)
+
+
+async def test_a_deletion_before_the_first_delivery_marks_the_entry(client, merchant: Merchant):
+    deleted = {"X-WC-Webhook-Topic": "product.deleted"}
+    for pid in (205, 401):
+        await _post(client, merchant.woo_products(), {"id": pid}, **deleted)
+    await _post(client, merchant.woo_products(), _woo_product(401, _at(1)))
+    await _post(client, merchant.woo_products(), _woo_product(296, _at(1)))  # parent 205
+    products = await _products(client, merchant)
+    assert {k: p["deleted_on_platform"] for k, p in products.items()} == {"296": True, "401": True}
+    # Built before or after the trash? A delivery arriving after the notice, with nothing
+    # known before it, counts as newer: it shows its own status.
+    assert {p["platform_status"] for p in products.values()} == {None}
+
+
+async def test_a_shopify_product_deleted_for_good_shows_no_trash(client, merchant: Merchant):
+    headers = {"X-Shopify-Topic": "products/create"}
+    await _post(client, merchant.shopify_orders(), SHOPIFY_PRODUCT, **headers)
+    gone = await _post(
+        client,
+        merchant.shopify_orders(),
+        {"id": 632910392},
+        **{"X-Shopify-Topic": "products/delete"},
+    )
+    assert gone["status"] == "deleted"
+    assert {p["platform_status"] for p in (await _products(client, merchant)).values()} == {
+        "active"
+    }
+
+
+async def test_the_lookup_shows_the_sales_platform_status_not_a_late_receipts(client, merchant):
+    await _post(client, merchant.woo_orders(), woo_order(60, "completed", date_modified_gmt=_at(5)))
+    await _post(
+        client, merchant.woo_orders(), {"id": 60}, **{"X-WC-Webhook-Topic": "order.deleted"}
+    )
+    assert (await _lookup(client, merchant, 60))["platform_status"] == "trash"
+    stale = woo_order(60, "processing", date_modified_gmt=_at(1))
+    assert (await _post(client, merchant.woo_orders(), stale))["status"] == "duplicate"
+    found = await _lookup(client, merchant, 60)
+    assert (found["status"], found["platform_status"]) == ("sale", "trash")
+    assert (await _sale(client, merchant))["platform_status"] == "trash"
+
+
+async def test_a_deleted_order_that_is_no_sale_shows_the_trash_in_the_lookup(client, merchant):
+    await _post(client, merchant.woo_orders(), woo_order(61, "pending", date_modified_gmt=_at(1)))
+    await _post(
+        client, merchant.woo_orders(), {"id": 61}, **{"X-WC-Webhook-Topic": "order.deleted"}
+    )
+    resp = await client.get("/api/lookup/woocommerce/orders/61", headers=merchant.auth)
+    assert resp.status == 404
+    assert "platform status is trash" in (await resp.json())["detail"]
+
+
+async def test_a_cancelled_sale_keeps_its_total_and_is_worth_nothing(client, merchant):
+    refunds = [{"id": 91, "total": "-5.50"}]
+    body = woo_order(62, "cancelled", date_modified_gmt=_at(1), refunds=refunds)
+    await _post(client, merchant.woo_orders(), body)
+    sale = await _sale(client, merchant)
+    assert (sale["total"], sale["refunded"], sale["net_total"]) == ("15.50", "5.50", "0.00")
+    reopened = woo_order(62, "processing", date_modified_gmt=_at(2), refunds=refunds)
+    await _post(client, merchant.woo_orders(), reopened)
+    assert (await _sale(client, merchant))["net_total"] == "10.00"
