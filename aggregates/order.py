@@ -231,7 +231,7 @@ class Order(Aggregate):
         ever_sale: bool
         refund_restored: tuple[tuple[str, str, int], ...]
         # The corrected reading's trash (see DeletedOnPlatform); absent before it existed.
-        trash_after: tuple[Any, ...] | None = None
+        trash_after: datetime | None = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.latest_key = tuple(self.latest_key) if self.latest_key else None
@@ -240,22 +240,23 @@ class Order(Aggregate):
             aggregate.known_status = self.known_status
             aggregate.ever_sale = self.ever_sale
             aggregate.refund_restored = {(r, k): n for r, k, n in self.refund_restored}
-            aggregate.trash_after = None if self.trash_after is None else tuple(self.trash_after)
+            aggregate.trash_after = self.trash_after
 
     class DeletedOnPlatform(Aggregate.Event):
         """The platform deleted the order. ``trash_after``: it went to the trash (WooCommerce),
-        which shows as its platform status until a restore or a snapshot newer than this key
-        (the newest snapshot's when the notice came, ``()`` if none) says otherwise; a notice
-        carries no time of its own. None: deleted for good (Shopify), or recorded before the
+        which shows as its platform status until a restore, or a snapshot the platform built
+        after this time says otherwise. A notice carries no time of its own, so this is when
+        it reached us: a snapshot modified later was built after the notice was sent, whatever
+        order the two arrive in. None: deleted for good (Shopify), or recorded before the
         trash was shown."""
 
         user_id: UUID
         receipt_version: int
-        trash_after: tuple[Any, ...] | None = None
+        trash_after: datetime | None = None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.deleted = True
-            aggregate.trash_after = None if self.trash_after is None else tuple(self.trash_after)
+            aggregate.trash_after = self.trash_after
 
     class RestoredOnPlatform(Aggregate.Event):
         user_id: UUID
@@ -286,7 +287,7 @@ class Order(Aggregate):
         self.details: dict[str, Any] = {}
         self.refunds: dict[str, Refund] = {}
         self.deleted = False
-        self.trash_after: tuple[Any, ...] | None = None
+        self.trash_after: datetime | None = None
         self.out: dict[str, int] = {}
         self.moved: dict[str, dict[str, Any]] = {}
         self.refund_restored: dict[tuple[str, str], int] = {}
@@ -357,8 +358,16 @@ class Order(Aggregate):
 
     def receive_deletion(self, delivery: Delivery) -> Outcome:
         """The platform deleted the order: marked, never erased; no stock moves. A WooCommerce
-        deletion is the trash, shown as the platform status (see ``DeletedOnPlatform``)."""
-        if self._repeated(delivery, self.platform_status):
+        deletion is the trash, shown as the platform status (see ``DeletedOnPlatform``).
+
+        Every deletion notice of an order is the same bytes (``{"id": N}``), so the body does
+        not tell a retry from a new deletion after a restore: one that finds the order
+        deleted is a repeat, one that finds it restored deletes it again."""
+        if self.deleted and delivery.body_sha256 in self.bodies:
+            return "duplicate"
+        if delivery.body_sha256 not in self.bodies and self._repeated(
+            delivery, self.platform_status
+        ):
             return "duplicate"
         trash = deletion_is_trash(self.platform)
         receipt = self._record_receipt(
@@ -370,7 +379,7 @@ class Order(Aggregate):
             self.DeletedOnPlatform,
             user_id=self.user_id,
             receipt_version=receipt,
-            trash_after=(self.latest_key or ()) if trash else None,
+            trash_after=delivery.received_at if trash else None,
         )
         self._settle_sale(receipt, None)
         return "deleted"
@@ -438,9 +447,11 @@ class Order(Aggregate):
             )
 
     def _shown_platform_status(self) -> str | None:
-        """The newest snapshot's platform status, or the trash while no snapshot newer than
-        the deletion notice has come."""
-        if self.trash_after is not None and (self.latest_key or ()) == self.trash_after:
+        """The newest snapshot's platform status, or the trash while no snapshot modified
+        after the deletion notice came has been seen."""
+        if self.trash_after is not None and (
+            self.latest_key is None or self.latest_key[0] <= self.trash_after
+        ):
             return TRASH
         return self.latest_platform_status
 

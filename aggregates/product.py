@@ -128,8 +128,10 @@ class Product(Aggregate):
         return cls(user_id=user_id, platform=platform, external_id=external_id)
 
     def delete(self, delivery: Delivery) -> ProductOutcome:
-        """The platform deleted the product; marked, never erased."""
-        if delivery.body_sha256 in self.bodies or self.deleted:
+        """The platform deleted the product; marked, never erased. Every deletion notice of a
+        product is the same bytes, so only one that finds it deleted is a repeat: after a
+        restore, the same notice deletes it again."""
+        if self.deleted:
             return "duplicate"
         self.trigger_event(
             self.DeletedOnPlatform,

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
+import asyncpg
 import orjson
 from eventsourcing.utils import get_topic
 
@@ -126,3 +127,20 @@ class StoredUuids(dict[str, UUID]):
 def parse_json(text: str | None) -> Any:
     """A jsonb column as asyncpg returns it (text) decoded; numbers here are never money."""
     return None if text is None else orjson.loads(text)
+
+
+async def fetch_versioned(conn: Any, current: str, previous: str, *args: Any) -> list[Any]:
+    """Rows of a query on a projection's tables, in the shape of its current version.
+
+    A deploy of a new version rebuilds the projection beside the live tables of the previous
+    one, which keep answering until the swap; ``previous`` is the same query written for
+    their columns. Inside a transaction the first try runs in a savepoint, so that its
+    failure leaves the transaction usable.
+    """
+    try:
+        if conn.is_in_transaction():
+            async with conn.transaction():
+                return list(await conn.fetch(current, *args))
+        return list(await conn.fetch(current, *args))
+    except asyncpg.UndefinedColumnError:
+        return list(await conn.fetch(previous, *args))

@@ -14,11 +14,14 @@ CREATE TABLE IF NOT EXISTS products (
     stock_quantity bigint,
     platform_status text,
     modified_at timestamptz,
+    -- The delivery shown: the newest by (modified_at, a missing one first, then its body's
+    -- sha256), as order snapshots are ordered, so arrival order does not matter.
+    source_sha256 text COLLATE "C" NOT NULL,
     -- Deleted on the platform: the entry stays (its stock history too), marked.
     deleted_on_platform boolean NOT NULL DEFAULT false,
     -- In the platform's trash (a WooCommerce deletion notice), shown as its platform status
-    -- until a restore, or a delivery modified after trash_after (the entry's modified_at when
-    -- the notice came; NULL: it had none, so any delivery with a time is newer).
+    -- until a restore, or a delivery modified after trash_after (when the notice reached us:
+    -- it carries no time of its own) says otherwise.
     trashed boolean NOT NULL DEFAULT false,
     trash_after timestamptz,
     updated_at timestamptz NOT NULL,
@@ -37,6 +40,7 @@ CREATE TABLE IF NOT EXISTS product_deletions (
     external_id text NOT NULL,
     deleted boolean NOT NULL,
     trashed boolean NOT NULL,
+    trash_after timestamptz,
     notification_id bigint NOT NULL,
     PRIMARY KEY (user_id, platform, external_id)
 );

@@ -12,7 +12,7 @@ from aggregates.order import Order
 from aggregates.product import Product
 from aggregates.stock_adjustment import StockAdjustment
 from projections import stock_bulk
-from projections.base import Decode, Recorded, StoredRow, topics
+from projections.base import Decode, Recorded, StoredRow, fetch_versioned, topics
 from projections.catalogue import entries, report_recorded_at
 
 _INSERT_MOVEMENT = """
@@ -35,14 +35,17 @@ ON CONFLICT (user_id, product_ref) DO UPDATE SET
 """
 
 # Deliveries arrive out of order: a report built before the one kept changes nothing (see
-# stock.sql). The same rule, folded over a batch, is in stock_bulk.py.
-_NEWER_REPORT = """(stock_levels.report_modified_at IS NULL OR EXCLUDED.report_modified_at IS NULL
-    OR EXCLUDED.report_modified_at >= stock_levels.report_modified_at)"""
+# stock.sql; an equal key is the same delivery, restated by a correction, which replaces its
+# first reading). The same rule, folded over a batch, is in stock_bulk.py.
+_NEWER_REPORT = """((coalesce(EXCLUDED.report_modified_at, '-infinity'), EXCLUDED.report_sha256)
+    >= (coalesce(stock_levels.report_modified_at, '-infinity'),
+        coalesce(stock_levels.report_sha256, '')))"""
 
 _CATALOGUE = f"""
 INSERT INTO stock_levels (user_id, product_ref, platform, external_id, sku, name, quantity,
-    tracked, platform_reported_quantity, report_modified_at, report_recorded_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11)
+    tracked, platform_reported_quantity, report_modified_at, report_sha256, report_recorded_at,
+    updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (user_id, product_ref) DO UPDATE SET
     sku = coalesce(EXCLUDED.sku, stock_levels.sku),
     name = coalesce(EXCLUDED.name, stock_levels.name),
@@ -53,6 +56,8 @@ ON CONFLICT (user_id, product_ref) DO UPDATE SET
         THEN EXCLUDED.report_recorded_at ELSE stock_levels.report_recorded_at END,
     report_modified_at = CASE WHEN {_NEWER_REPORT}
         THEN EXCLUDED.report_modified_at ELSE stock_levels.report_modified_at END,
+    report_sha256 = CASE WHEN {_NEWER_REPORT}
+        THEN EXCLUDED.report_sha256 ELSE stock_levels.report_sha256 END,
     updated_at = EXCLUDED.updated_at
 """  # noqa: S608 (constant)
 
@@ -65,6 +70,20 @@ CASE WHEN platform_reported_quantity IS NOT NULL
     THEN coalesce(report_modified_at, report_recorded_at) END AS platform_reported_at,
 CASE WHEN tracked IS NOT FALSE THEN platform_reported_quantity - quantity END AS drift
 """
+# Version 1's columns in that shape, for the reads while a deploy rebuilds version 2 (see
+# fetch_versioned): it knew no tracking, and its report time was when it was recorded.
+_COLUMNS_V1 = """
+product_ref, platform, external_id, sku, name, quantity, NULL::boolean AS tracked,
+platform_reported_quantity,
+CASE WHEN platform_reported_quantity IS NOT NULL THEN platform_reported_at END
+    AS platform_reported_at,
+platform_reported_quantity - quantity AS drift
+"""
+_LIST = """
+SELECT {columns} FROM stock_levels WHERE user_id = $1 AND ($2::text IS NULL OR product_ref > $2)
+    AND ($4::bool IS NULL OR {tracked} = $4) ORDER BY product_ref LIMIT $3
+"""
+_GET = "SELECT {columns} FROM stock_levels WHERE user_id = $1 AND product_ref = $2"
 
 
 def split_ref(product_ref: str) -> tuple[str, str]:
@@ -112,6 +131,7 @@ class StockProjection:
                         entry.tracked,
                         entry.reported_quantity,
                         event.modified_at,
+                        event.body_sha256,
                         report_recorded_at(event),
                         event.timestamp,
                     )
@@ -191,10 +211,10 @@ async def list_stock(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of stock items by product reference; ``tracked`` keeps only the products the
     platform counts (True) or says it does not (False)."""
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM stock_levels WHERE user_id = $1"  # noqa: S608 (constant)
-        " AND ($2::text IS NULL OR product_ref > $2)"
-        " AND ($4::bool IS NULL OR tracked = $4) ORDER BY product_ref LIMIT $3",
+    rows = await fetch_versioned(
+        conn,
+        _LIST.format(columns=_COLUMNS, tracked="tracked"),
+        _LIST.format(columns=_COLUMNS_V1, tracked="NULL::boolean"),
         user_id,
         after,
         limit + 1,
@@ -206,13 +226,14 @@ async def list_stock(
 
 
 async def get_stock(conn: Any, user_id: UUID, product_ref: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM stock_levels"  # noqa: S608 (constant columns)
-        " WHERE user_id = $1 AND product_ref = $2",
+    rows = await fetch_versioned(
+        conn,
+        _GET.format(columns=_COLUMNS),
+        _GET.format(columns=_COLUMNS_V1),
         user_id,
         product_ref,
     )
-    return None if row is None else _level(row)
+    return _level(rows[0]) if rows else None
 
 
 async def movements_total(conn: Any, user_id: UUID, product_ref: str) -> int:
@@ -277,13 +298,27 @@ async def stock_history(
 async def discrepancies(conn: Any, user_id: UUID) -> list[dict[str, Any]]:
     """Products whose ledger stock differs from the count the platform last reported; a
     product the platform says it does not count is never one."""
-    rows = await conn.fetch(
-        "SELECT product_ref, name, quantity, platform_reported_quantity,"
-        " coalesce(report_modified_at, report_recorded_at) AS platform_reported_at,"
-        " report_recorded_at FROM stock_levels"
-        " WHERE user_id = $1 AND platform_reported_quantity IS NOT NULL"
-        " AND tracked IS NOT FALSE AND quantity <> platform_reported_quantity"
-        " ORDER BY product_ref",
+    rows = await fetch_versioned(
+        conn,
+        _DISCREPANCIES.format(
+            times="coalesce(report_modified_at, report_recorded_at) AS platform_reported_at,"
+            " report_recorded_at",
+            tracked="tracked",
+        ),
+        _DISCREPANCIES.format(
+            times="platform_reported_at, platform_reported_at AS report_recorded_at",
+            tracked="NULL::boolean",
+        ),
         user_id,
     )
     return [dict(r) for r in rows]
+
+
+# {times}: the platform's time of the report and when it was recorded (version 1 knew only
+# the latter, which names the report for reconciliation in both).
+_DISCREPANCIES = """
+SELECT product_ref, name, quantity, platform_reported_quantity, {times}
+FROM stock_levels WHERE user_id = $1 AND platform_reported_quantity IS NOT NULL
+    AND {tracked} IS NOT FALSE AND quantity <> platform_reported_quantity
+ORDER BY product_ref
+"""

@@ -32,14 +32,16 @@ CREATE TABLE IF NOT EXISTS stock_levels (
     sku text,
     name text,
     quantity bigint NOT NULL DEFAULT 0,
-    -- The newest product delivery's report (by report_modified_at, the product's own
-    -- modification time in the body; a later delivery wins a tie or when either has none):
-    -- whether the platform counts this product's stock (NULL: no delivery said), and what
-    -- it says it has, shown for reconciliation, never added in. report_recorded_at is when
-    -- the ledger recorded that report: reconciliation applies each report once by it.
+    -- The newest product delivery's report, ordered by (report_modified_at, the product's own
+    -- modification time in the body, a missing one first; then report_sha256, the body's),
+    -- as order snapshots are, so arrival order does not matter: whether the platform counts
+    -- this product's stock (NULL: no delivery said), and what it says it has, shown for
+    -- reconciliation, never added in. report_recorded_at is when the ledger recorded that
+    -- report: reconciliation applies each report once by it.
     tracked boolean,
     platform_reported_quantity bigint,
     report_modified_at timestamptz,
+    report_sha256 text COLLATE "C",
     report_recorded_at timestamptz,
     updated_at timestamptz NOT NULL,
     PRIMARY KEY (user_id, product_ref)

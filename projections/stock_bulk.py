@@ -7,18 +7,17 @@ name that a catalogue entry set (which wins) or that a movement offers (used onl
 has none); the catalogue's newest report; the last event's time. Merging that into the table
 gives exactly the rows the per-event statements give.
 
-The newest report is kept as ``apply`` keeps it: a report replaces the one kept unless the
-kept one has a time and the new one an older time. Folded over a batch from no report, that
-gives the batch's report; the row's own survives the merge only when it has a time, no report
-of the batch lacks one (a timeless report replaces any and is replaced by any), and every
-report of the batch is older than it.
+The newest report is kept as ``apply`` keeps it, by the key (the platform's time, a missing
+one first; the body's sha256), an equal key going to the later one: folded over a batch, the
+batch's report is the one with the greatest key, and it replaces the row's in the merge
+unless the row's key is greater.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 from uuid import UUID
@@ -53,16 +52,17 @@ MOVEMENT_COLUMNS = (
 
 _LEVELS = """
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[],
-    $7::text[], $8::bool[], $9::bigint[], $10::bool[], $11::bool[], $12::bool[],
-    $13::bigint[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[])
+    $7::text[], $8::bool[], $9::bigint[], $10::bool[], $11::bool[], $12::bigint[],
+    $13::timestamptz[], $14::text[], $15::timestamptz[], $16::timestamptz[])
     AS s(user_id, product_ref, platform, external_id, sku, sku_set, name, name_set, quantity,
-         reported, timeless, tracked, reported_quantity, report_modified_at,
+         reported, tracked, reported_quantity, report_modified_at, report_sha256,
          report_recorded_at, updated_at)
 """
 
 # Whether the batch's report replaces the row's (see the module's docstring).
-_BATCH_REPORT = """(s.reported AND (l.report_modified_at IS NULL OR s.timeless
-    OR s.report_modified_at >= l.report_modified_at))"""
+_BATCH_REPORT = """(s.reported
+    AND (coalesce(s.report_modified_at, '-infinity'), s.report_sha256)
+        >= (coalesce(l.report_modified_at, '-infinity'), coalesce(l.report_sha256, '')))"""
 
 _UPDATE_LEVELS = f"""
 UPDATE stock_levels l SET
@@ -74,6 +74,7 @@ UPDATE stock_levels l SET
         ELSE l.platform_reported_quantity END,
     report_modified_at = CASE WHEN {_BATCH_REPORT} THEN s.report_modified_at
         ELSE l.report_modified_at END,
+    report_sha256 = CASE WHEN {_BATCH_REPORT} THEN s.report_sha256 ELSE l.report_sha256 END,
     report_recorded_at = CASE WHEN {_BATCH_REPORT} THEN s.report_recorded_at
         ELSE l.report_recorded_at END,
     updated_at = s.updated_at
@@ -83,9 +84,11 @@ WHERE l.user_id = s.user_id AND l.product_ref = s.product_ref
 
 _INSERT_LEVELS = f"""
 INSERT INTO stock_levels (user_id, product_ref, platform, external_id, sku, name, quantity,
-    tracked, platform_reported_quantity, report_modified_at, report_recorded_at, updated_at)
+    tracked, platform_reported_quantity, report_modified_at, report_sha256, report_recorded_at,
+    updated_at)
 SELECT s.user_id, s.product_ref, s.platform, s.external_id, s.sku, s.name, s.quantity,
-    s.tracked, s.reported_quantity, s.report_modified_at, s.report_recorded_at, s.updated_at
+    s.tracked, s.reported_quantity, s.report_modified_at, s.report_sha256, s.report_recorded_at,
+    s.updated_at
 FROM ({_LEVELS}) s
 WHERE NOT EXISTS (
     SELECT 1 FROM stock_levels l WHERE l.user_id = s.user_id AND l.product_ref = s.product_ref
@@ -102,10 +105,10 @@ _LEVEL_FIELDS = (
     "name_set",
     "quantity",
     "reported",
-    "timeless",
     "tracked",
     "reported_quantity",
     "report_modified_at",
+    "report_sha256",
     "report_recorded_at",
     "updated_at",
 )
@@ -123,23 +126,35 @@ class _Level:
     name_set: bool = False
     quantity: int = 0
     reported: bool = False
-    timeless: bool = False  # a report of the batch has no time of its own
     tracked: bool | None = None
     reported_quantity: int | None = None
     report_modified_at: datetime | None = None
+    report_sha256: str | None = None
     report_recorded_at: datetime | None = None
     updated_at: datetime | None = None
 
     def report(
-        self, tracked: bool | None, count: int | None, modified: datetime | None, at: datetime
+        self,
+        tracked: bool | None,
+        count: int | None,
+        key: tuple[datetime | None, str],
+        at: datetime,
     ) -> None:
         """Fold one report in as ``apply`` keeps the newest (see the module's docstring)."""
-        kept = self.report_modified_at
-        if not self.reported or kept is None or modified is None or modified >= kept:
+        if not self.reported or _report_key(*key) >= _report_key(
+            self.report_modified_at, self.report_sha256 or ""
+        ):
             self.tracked, self.reported_quantity = tracked, count
-            self.report_modified_at, self.report_recorded_at = modified, at
+            self.report_modified_at, self.report_sha256 = key
+            self.report_recorded_at = at
         self.reported = True
-        self.timeless = self.timeless or modified is None
+
+
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
+
+
+def _report_key(modified: datetime | None, sha256: str) -> tuple[datetime, str]:
+    return (modified or _NO_TIME, sha256)
 
 
 @cache
@@ -210,7 +225,7 @@ class _Batch:
             level.report(
                 entry.tracked,
                 entry.reported_quantity,
-                event.modified_at,
+                (event.modified_at, event.body_sha256),
                 report_recorded_at(event),
             )
             level.updated_at = event.timestamp

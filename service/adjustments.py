@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from aggregates.stock_adjustment import (
+    AdjustmentConflictError,
     AdjustmentOutcome,
     StockAdjustment,
     check_adjustment,
@@ -38,7 +39,8 @@ class Adjustment:
     adjustment_id: UUID
     product_ref: str
     by: int
-    notification_id: int
+    # None: a reconciliation already made for this report, under other terms (see reconcile).
+    notification_id: int | None
 
 
 async def adjust(
@@ -140,8 +142,20 @@ async def discrepancies(pool: asyncpg.Pool, user_id: UUID) -> list[Discrepancy]:
 async def reconcile(
     pool: asyncpg.Pool, store: EventStore, user_id: UUID, found: list[Discrepancy], actor: str
 ) -> list[Adjustment]:
-    """Bring each product to the platform's count, once per report."""
-    return [
-        await adjust(pool, store, user_id, d.key, d.product_ref, d.by, d.reason, actor)
-        for d in found
-    ]
+    """Bring each product to the platform's count, once per report.
+
+    The key names the report, so a report already reconciled is never applied again, even
+    when the ledger has moved since (a sale whose new count the platform has not reported
+    yet) or an earlier version worded the reason otherwise: that is a duplicate, not an
+    error that stops the other products.
+    """
+    done = []
+    for d in found:
+        try:
+            done.append(
+                await adjust(pool, store, user_id, d.key, d.product_ref, d.by, d.reason, actor)
+            )
+        except AdjustmentConflictError:
+            aggregate_id = StockAdjustment.create_id(user_id, d.key)
+            done.append(Adjustment("duplicate", aggregate_id, d.product_ref, d.by, None))
+    return done

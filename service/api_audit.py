@@ -79,7 +79,7 @@ async def post_adjustment(request: web.Request) -> web.Response:
     except AdjustmentConflictError:
         raise IdempotencyConflictError() from None
     runner = request.app[RUNNER]
-    if runner is not None:
+    if runner is not None and done.notification_id is not None:
         await runner.wait_for(done.notification_id, request.app[SETTINGS].read_your_writes_timeout)
     async with connection(pool) as conn:
         level = await stock.get_stock(conn, user_id, done.product_ref)

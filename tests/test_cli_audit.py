@@ -108,6 +108,15 @@ async def test_reconcile_lists_then_applies_once(
     await level_becomes(client, merchant, "woocommerce:42", 25)
     assert len(await _adjusted_events(client, merchant)) == 3
 
+    # A sale whose new count the platform has not reported yet: the drift is back, but the
+    # report was reconciled already, so it is not applied again (nor does it stop the run).
+    await client.post(merchant.woo_orders(), json=woo_order(2))
+    await level_becomes(client, merchant, "woocommerce:42", 23)
+    code, out, err = await ledger(database_url, "stock", "reconcile", *user, "--apply")
+    assert code == 0, err
+    assert "woocommerce:42: already adjusted for this report" in out
+    assert len(await _adjusted_events(client, merchant)) == 3
+
 
 async def test_adjust_and_history_from_the_command_line(
     client: TestClient, merchant: Merchant, database_url: str

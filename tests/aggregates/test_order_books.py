@@ -8,14 +8,17 @@ deletion notice sends the order to the trash. These are small ledgers written ou
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import permutations
 from typing import Any
 
 from aggregates.order import Order
-from aggregates.values import OrderLine, Refund
+from aggregates.values import Delivery, OrderLine, Refund
 from tests.aggregates.test_order import USER, delivery, line, names, run, snapshot, stock
 
 COFFEE, GIFT = line("11", 2), line("18", 1)
+DAY = datetime(2026, 1, 1, tzinfo=UTC)  # snapshot(at=n) is modified n seconds into it
 
 
 def kept(held: int | None, restocked: int | None = None, of: OrderLine = COFFEE) -> OrderLine:
@@ -91,11 +94,16 @@ def test_an_older_snapshot_with_the_bookkeeping_changes_no_stock():
     assert stock(events) == {}
 
 
+def notice(body: str, second: int) -> Delivery:
+    """A deletion notice that reached us ``second`` seconds into the day of the snapshots."""
+    return replace(delivery(body), received_at=DAY + timedelta(seconds=second))
+
+
 def test_a_woocommerce_deletion_shows_the_trash_until_the_restore():
     order, events, _ = run(("a", snapshot(at=1)))
-    assert order.receive_deletion(delivery("gone")) == "deleted"
+    assert order.receive_deletion(notice("gone", 5)) == "deleted"
     assert (order.platform_status, order.deleted, order.status) == ("trash", True, "sale")
-    assert order.receive_deletion(delivery("gone again")) == "duplicate"
+    assert order.receive_deletion(notice("gone", 6)) == "duplicate"  # a retry
     back = snapshot(status="processing", at=9)
     assert order.receive(delivery("back"), back, restored=True) == "restored"
     assert (order.platform_status, order.deleted) == ("processing", False)
@@ -105,7 +113,6 @@ def test_a_woocommerce_deletion_shows_the_trash_until_the_restore():
         "DeletedOnPlatform",
         "SaleStatusChanged",
         "OrderReceived",
-        "OrderReceived",
         "RestoredOnPlatform",
         "SaleStatusChanged",
     ]
@@ -113,36 +120,59 @@ def test_a_woocommerce_deletion_shows_the_trash_until_the_restore():
     assert stock(events + later) == {"woocommerce:42": -2, "woocommerce:71": -1}
 
 
-def test_a_newer_snapshot_shows_its_status_but_an_older_one_keeps_the_trash():
-    order, _, _ = run(("a", snapshot(at=5)))
-    order.receive_deletion(delivery("gone"))
-    assert order.receive(delivery("older"), snapshot(status="completed", at=3)) == "duplicate"
-    assert order.platform_status == "trash"
+def test_the_same_notice_after_a_restore_deletes_again():
+    """WooCommerce sends the same bytes, ``{"id": N}``, for every deletion of an order."""
+    order, _, _ = run(("a", snapshot(at=1)))
+    order.receive_deletion(notice("gone", 5))
+    order.receive(delivery("back"), snapshot(at=9), restored=True)
+    assert order.receive_deletion(notice("gone", 12)) == "deleted"
+    assert (order.platform_status, order.deleted) == ("trash", True)
+
+
+def test_a_snapshot_modified_after_the_notice_came_shows_its_status():
+    order, _, _ = run(("a", snapshot(at=1)))
+    order.receive_deletion(notice("gone", 5))
+    order.receive(delivery("older"), snapshot(status="completed", at=3))
+    assert order.platform_status == "trash"  # built before the notice: still in the trash
     order.receive(delivery("newer"), snapshot(status="completed", at=7))
     assert (order.platform_status, order.deleted) == ("completed", True)  # marked until restored
 
 
-def test_a_deletion_before_any_snapshot_lets_the_first_one_show_its_status():
+def _trash_outcome(steps: list[tuple[str, Any]]) -> tuple[Any, ...]:
     order = Order.open(USER, "woocommerce", "100")
-    assert order.receive_deletion(delivery("gone")) == "deleted"
-    assert order.receive(delivery("a"), snapshot(at=1)) == "recorded"
-    assert (order.platform_status, order.deleted) == ("processing", True)
+    for kind, value in steps:
+        if kind == "notice":
+            order.receive_deletion(value)
+        else:
+            order.receive(delivery(kind), value)
+    moved = tuple(sorted(stock(order.collect_events()).items()))
+    return (order.status, order.platform_status, order.deleted, moved)
+
+
+def test_the_trash_does_not_depend_on_arrival_order():
+    before, after = snapshot(status="completed", at=3), snapshot(status="completed", at=8)
+    for a_notice_at, shown in ((5, "trash"), (10, "trash"), (2, "completed")):
+        steps = [("a", snapshot(at=1)), ("b", before), ("notice", notice("gone", a_notice_at))]
+        seen = {_trash_outcome(list(order)) for order in permutations(steps)}
+        assert seen == {("sale", shown, True, (("woocommerce:42", -2), ("woocommerce:71", -1)))}
+    steps = [("a", snapshot(at=1)), ("b", after), ("notice", notice("gone", 5))]
+    assert {_trash_outcome(list(order))[1] for order in permutations(steps)} == {"completed"}
 
 
 def test_a_shopify_deletion_is_for_good_and_shows_no_trash():
     order, _, _ = run(("a", snapshot("shopify", "sale", at=1)))
-    assert order.receive_deletion(delivery("gone")) == "deleted"
+    assert order.receive_deletion(notice("gone", 5)) == "deleted"
     assert (order.platform_status, order.deleted) == ("sale", True)
 
 
 def test_replay_keeps_the_trash():
     order, events, _ = run(("a", snapshot(at=1)))
-    order.receive_deletion(delivery("gone"))
+    order.receive_deletion(notice("gone", 5))
     copy = None
     for e in events + list(order.collect_events()):
         copy = e.mutate(copy)
     assert copy == order
-    assert copy is not None and copy.trash_after == order.latest_key
+    assert copy is not None and copy.trash_after == DAY + timedelta(seconds=5)
 
 
 def _refund(refund_id: str) -> Refund:

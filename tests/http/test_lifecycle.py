@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -363,6 +364,12 @@ async def _lookup(client: TestClient, merchant: Merchant, oid: int) -> dict[str,
     return dict(await resp.json())
 
 
+def _after_now(minutes: int) -> str:
+    """A platform time after the present: a snapshot built after a notice we receive now."""
+    later = datetime.now(UTC).replace(tzinfo=None, microsecond=0) + timedelta(minutes=minutes)
+    return later.isoformat()
+
+
 async def test_a_product_in_the_trash_shows_it_until_a_newer_delivery(client, merchant):
     deleted = {"X-WC-Webhook-Topic": "product.deleted"}
     await _post(client, merchant.woo_products(), _woo_product(400, _at(10), status="publish"))
@@ -370,16 +377,20 @@ async def test_a_product_in_the_trash_shows_it_until_a_newer_delivery(client, me
     assert gone == {"status": "deleted", "product_ref": "woocommerce:400"}
     product = (await _products(client, merchant))["400"]
     assert (product["platform_status"], product["deleted_on_platform"]) == ("trash", True)
-    # A late delivery of an older snapshot keeps the trash; a newer one shows what it says.
-    await _post(client, merchant.woo_products(), _woo_product(400, _at(9), status="publish"))
-    assert (await _products(client, merchant))["400"]["platform_status"] == "trash"
-    await _post(client, merchant.woo_products(), _woo_product(400, _at(12), status="draft"))
+    # A late delivery built before the notice came keeps the trash, newer than the entry or
+    # not; one built after it shows what it says.
+    for modified in (_at(9), _at(11)):
+        body = _woo_product(400, modified, status="publish")
+        await _post(client, merchant.woo_products(), body)
+        assert (await _products(client, merchant))["400"]["platform_status"] == "trash"
+    body = _woo_product(400, _after_now(10), status="draft")
+    await _post(client, merchant.woo_products(), body)
     product = (await _products(client, merchant))["400"]
     assert (product["platform_status"], product["deleted_on_platform"]) == ("draft", True)
     back = await _post(
         client,
         merchant.woo_products(),
-        _woo_product(400, _at(13), status="publish"),
+        _woo_product(400, _after_now(20), status="publish"),
         **{"X-WC-Webhook-Topic": "product.restored"},
     )
     assert back["status"] == "restored"
@@ -393,11 +404,39 @@ async def test_a_deletion_before_the_first_delivery_marks_the_entry(client, merc
         await _post(client, merchant.woo_products(), {"id": pid}, **deleted)
     await _post(client, merchant.woo_products(), _woo_product(401, _at(1)))
     await _post(client, merchant.woo_products(), _woo_product(296, _at(1)))  # parent 205
+    await _post(client, merchant.woo_products(), _woo_product(297, _after_now(5), parent_id=205))
     products = await _products(client, merchant)
-    assert {k: p["deleted_on_platform"] for k, p in products.items()} == {"296": True, "401": True}
-    # Built before or after the trash? A delivery arriving after the notice, with nothing
-    # known before it, counts as newer: it shows its own status.
-    assert {p["platform_status"] for p in products.values()} == {None}
+    assert {k: p["deleted_on_platform"] for k, p in products.items()} == {
+        "296": True,
+        "297": True,
+        "401": True,
+    }
+    # In the trash, but for the one built after the notice came.
+    shown = {k: p["platform_status"] for k, p in products.items()}
+    assert shown == {"296": "trash", "297": None, "401": "trash"}
+
+
+async def test_the_same_notice_after_a_restore_deletes_again(client, merchant: Merchant):
+    """WooCommerce's deletion notices of one product or order are the same bytes."""
+    for path, oid, restored in (
+        (merchant.woo_products(), 402, _woo_product(402, _at(5))),
+        (merchant.woo_orders(), 63, woo_order(63, date_modified_gmt=_at(5))),
+    ):
+        if path == merchant.woo_products():
+            await _post(client, path, _woo_product(402, _at(1)))
+            topics = ("product.deleted", "product.restored")
+        else:
+            await _post(client, path, woo_order(63, date_modified_gmt=_at(1)))
+            topics = ("order.deleted", "order.restored")
+        notice = f'{{"id":{oid}}}'.encode()
+        answers = [await _post(client, path, notice, **{"X-WC-Webhook-Topic": topics[0]})]
+        answers.append(await _post(client, path, restored, **{"X-WC-Webhook-Topic": topics[1]}))
+        for _ in range(2):  # deleted again; then a retry of that notice
+            answers.append(await _post(client, path, notice, **{"X-WC-Webhook-Topic": topics[0]}))
+        assert [a["status"] for a in answers] == ["deleted", "restored", "deleted", "duplicate"]
+    assert (await _products(client, merchant))["402"]["deleted_on_platform"] is True
+    sale = await _sale(client, merchant)
+    assert (sale["deleted_on_platform"], sale["platform_status"]) == (True, "trash")
 
 
 async def test_a_shopify_product_deleted_for_good_shows_no_trash(client, merchant: Merchant):

@@ -185,7 +185,7 @@ async def test_the_live_day_ends_where_the_store_did(
 
 def _shuffled(seed: int) -> list[LiveDelivery]:
     """The day after the catalogue, in a random order, but for the trash and restore notices
-    of order 24, which carry no time of their own: they keep their order."""
+    of order 24: a restore undoes the trash it follows, so they keep their order."""
     rng = random.Random(seed)
     shuffled = list(REST)
     rng.shuffle(shuffled)
@@ -207,6 +207,12 @@ def _ledger(stock: dict[str, Any], sales: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _catalogue(client: TestClient, merchant: Merchant) -> dict[str, dict[str, Any]]:
+    """The catalogue, but for when each entry was last written (arrival order)."""
+    items = (await _get(client, merchant, "/api/products?limit=100"))["items"]
+    return {p["external_id"]: {k: v for k, v in p.items() if k != "updated_at"} for p in items}
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 async def test_the_live_day_in_any_order_ends_the_same(
     client: TestClient, pool: asyncpg.Pool, database_url: str, seed: int
@@ -223,6 +229,11 @@ async def test_the_live_day_in_any_order_ends_the_same(
     expected = _ledger(await _stock(client, in_order), await _sales(client, in_order))
     sales = await _sales(client, shuffled)
     assert _ledger(await _stock(client, shuffled), sales) == expected
+    # The catalogue too, the trash of product 13 included: its notice came after every
+    # snapshot of it was built, whenever it arrives among them.
+    catalogue = await _catalogue(client, in_order)
+    assert catalogue["13"]["platform_status"] == "trash"
+    assert await _catalogue(client, shuffled) == catalogue
     # Whatever order they came in, a restock names the refund that made it: sale 22 either
     # held its stock out and got it back by refund 27, or (its refunded snapshot first)
     # never held any.
