@@ -41,7 +41,7 @@ from aggregates.values import (
     RefundLine,
 )
 
-Outcome = Literal["recorded", "updated", "duplicate", "received", "deleted", "restored"]
+Outcome = Literal["recorded", "updated", "duplicate", "stale", "received", "deleted", "restored"]
 ReceiptKind = Literal["snapshot", "refund", "deletion", "repeat"]
 
 # What identifies a line's stock movements (a restore repeats it exactly).
@@ -109,12 +109,14 @@ class Order(Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.bodies.add(self.body_sha256)
             aggregate.receipts[self.originator_version] = self.body_sha256
-            if self.platform == "shopify" and (self.event_id or self.webhook_id):
-                aggregate.platform_events.add(self.event_id or self.webhook_id)
             if self.kind == "snapshot" and self.platform_status is not None:
                 aggregate.note_snapshot(
                     snapshot_key(
-                        self.platform, self.modified_at, self.platform_status, self.body_sha256
+                        self.platform,
+                        self.modified_at,
+                        self.platform_status,
+                        self.body_sha256,
+                        self.originator_version,
                     ),
                     self.status,
                     self.platform_status,
@@ -156,6 +158,17 @@ class Order(Aggregate):
 
     class SaleAmended(SaleDetailsEvent):
         """A newer snapshot changed the sale's lines, amounts or customer."""
+
+    class StatusNoted(Aggregate.Event):
+        """The platform status an order that is not a sale (yet) shows now: its newest
+        snapshot's, or the trash. (A sale's is in SaleRecorded and SaleStatusChanged.)"""
+
+        user_id: UUID
+        receipt_version: int
+        platform_status: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.noted_platform_status = self.platform_status
 
     class SaleStatusChanged(Aggregate.Event):
         user_id: UUID
@@ -272,7 +285,6 @@ class Order(Aggregate):
         self.external_id = external_id
         self.bodies: set[str] = set()
         self.receipts: dict[int, str] = {}  # receipt version -> body sha256
-        self.platform_events: set[str] = set()
         # What the snapshots say, latest first (see note_snapshot).
         self.latest_key: tuple[datetime, int, str] | None = None
         self.latest_platform_status: str | None = None
@@ -284,6 +296,7 @@ class Order(Aggregate):
         self.sale_receipt: int | None = None
         self.status: str | None = None
         self.platform_status: str | None = None
+        self.noted_platform_status: str | None = None  # while not a sale
         self.details: dict[str, Any] = {}
         self.refunds: dict[str, Refund] = {}
         self.deleted = False
@@ -328,7 +341,7 @@ class Order(Aggregate):
         ``restored``: the delivery says the order came back from the platform's trash.
         """
         self._check(snapshot.platform, snapshot.external_id)
-        if self._repeated(delivery, snapshot.platform_status):
+        if self._repeated(delivery):
             return "duplicate"
         newer = self._is_newer(delivery, snapshot)
         receipt = self._record_receipt(delivery, "snapshot", snapshot.platform_status, snapshot)
@@ -344,11 +357,11 @@ class Order(Aggregate):
         self._settle_stock(
             receipt, "status " + (self.platform_status or "unknown"), lines, new_refunds
         )
-        return "restored" if back else self._outcome(was_sale, before)
+        return "restored" if back else self._outcome(was_sale, before, newer)
 
     def receive_refund(self, delivery: Delivery, refund: Refund) -> Outcome:
         """Record a refund delivered on its own; it may arrive before its order."""
-        if self._repeated(delivery, self.platform_status):
+        if self._repeated(delivery):
             return "duplicate"
         receipt = self._record_receipt(delivery, "refund", self.platform_status, None)
         before = self.version
@@ -364,10 +377,6 @@ class Order(Aggregate):
         not tell a retry from a new deletion after a restore: one that finds the order
         deleted is a repeat, one that finds it restored deletes it again."""
         if self.deleted and delivery.body_sha256 in self.bodies:
-            return "duplicate"
-        if delivery.body_sha256 not in self.bodies and self._repeated(
-            delivery, self.platform_status
-        ):
             return "duplicate"
         trash = deletion_is_trash(self.platform)
         receipt = self._record_receipt(
@@ -390,24 +399,24 @@ class Order(Aggregate):
         if (platform, external_id) != (self.platform, self.external_id):
             raise OrderMismatchError(f"{platform}:{external_id}")
 
-    def _repeated(self, delivery: Delivery, platform_status: str | None) -> bool:
-        """Whether this delivery repeats one already recorded.
+    def _repeated(self, delivery: Delivery) -> bool:
+        """Whether this delivery repeats one already recorded: the same bytes again, which
+        are already traceable (their receipt has this sha256).
 
-        The same bytes again are already traceable (their receipt has this sha256). A Shopify
-        retry of a known event id with other bytes changes nothing either, but its receipt
-        is recorded, so every body we were sent stays traceable and stored.
+        Only the signed body says what a delivery is: a platform's retry resends the same
+        bytes, and an unsigned header (Shopify's event id) never makes other bytes a repeat.
         """
-        if delivery.body_sha256 in self.bodies:
-            return True
-        event = delivery.event_id or delivery.webhook_id
-        if self.platform == "shopify" and event and event in self.platform_events:
-            self._record_receipt(delivery, "repeat", platform_status, None)
-            return True
-        return False
+        return delivery.body_sha256 in self.bodies
 
     def _is_newer(self, delivery: Delivery, snapshot: OrderSnapshot) -> bool:
+        """Whether the snapshot is newer than every one recorded; it is about to be received
+        at the next version (its arrival, for a snapshot without a time)."""
         key = snapshot_key(
-            self.platform, snapshot.modified_at, snapshot.platform_status, delivery.body_sha256
+            self.platform,
+            snapshot.modified_at,
+            snapshot.platform_status,
+            delivery.body_sha256,
+            self.version + 1,
         )
         return self.latest_key is None or key > self.latest_key
 
@@ -434,7 +443,16 @@ class Order(Aggregate):
         if details != self.details:
             event = self.SaleAmended if self.is_sale else self.DetailsNoted
             self.trigger_event(event, user_id=self.user_id, receipt_version=receipt, **details)
-        if not self.is_sale or platform_status is None:
+        if not self.is_sale:
+            if platform_status is not None and platform_status != self.noted_platform_status:
+                self.trigger_event(
+                    self.StatusNoted,
+                    user_id=self.user_id,
+                    receipt_version=receipt,
+                    platform_status=platform_status,
+                )
+            return
+        if platform_status is None:
             return
         status = status or self.status
         if (status, platform_status) != (self.status, self.platform_status):
@@ -501,12 +519,15 @@ class Order(Aggregate):
         )
         return self.version
 
-    def _outcome(self, was_sale: bool, before: int) -> Outcome:
+    def _outcome(self, was_sale: bool, before: int, newer: bool) -> Outcome:
+        """What a snapshot with new bytes did: made a sale, or was older than the one shown
+        and changed nothing (``stale``), or was recorded as an order that is no sale yet, or
+        as the sale's newest snapshot (``updated``, whatever of it changed)."""
         if self.is_sale and not was_sale:
             return "recorded"
-        if not self.is_sale:
-            return "received"
-        return "updated" if self.version > before else "duplicate"
+        if not newer and self.version == before:
+            return "stale"
+        return "received" if not self.is_sale else "updated"
 
     def _settle_stock(
         self, receipt: int, reason: str, before: tuple[OrderLine, ...], new_refunds: list[str]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
@@ -18,7 +18,15 @@ from eventsourcing.domain import Aggregate
 from aggregates.ids import product_id
 from aggregates.values import Delivery, ProductSnapshot, ProductVariant
 
-ProductOutcome = Literal["product_updated", "duplicate", "deleted", "restored"]
+ProductOutcome = Literal["product_updated", "duplicate", "stale", "deleted", "restored"]
+
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
+
+
+def delivery_key(modified_at: datetime | None, body_sha256: str) -> tuple[datetime, str]:
+    """The order in which a product's deliveries were built: the platform's time (a body
+    without one first), then the body's sha256, as the catalogue orders them."""
+    return (modified_at or _NO_TIME, body_sha256)
 
 
 class ProductMismatchError(ValueError):
@@ -71,6 +79,9 @@ class Product(Aggregate):
             super().apply(aggregate)
             aggregate.readings[self.originator_version] = reading(self)
             aggregate.recorded_at[self.originator_version] = self.timestamp
+            aggregate.keys[self.originator_version] = delivery_key(
+                self.modified_at, self.body_sha256
+            )
 
     class InterpretationCorrected(ProductUpdated):
         """Reprocessing read the stored delivery at ``receipt_version`` otherwise.
@@ -122,6 +133,7 @@ class Product(Aggregate):
         # and when it was recorded.
         self.readings: dict[int, ProductSnapshot] = {}
         self.recorded_at: dict[int, datetime] = {}
+        self.keys: dict[int, tuple[datetime, str]] = {}
 
     @classmethod
     def open(cls, user_id: UUID, platform: str, external_id: str) -> Product:
@@ -150,6 +162,10 @@ class Product(Aggregate):
             raise ProductMismatchError(f"{snapshot.platform}:{snapshot.external_id}")
         if delivery.body_sha256 in self.bodies:
             return "duplicate"
+        newest = max(self.keys.values(), default=None)
+        stale = (
+            newest is not None and delivery_key(snapshot.modified_at, delivery.body_sha256) < newest
+        )
         self.trigger_event(
             self.ProductUpdated,
             **_snapshot_fields(self, snapshot),
@@ -165,7 +181,8 @@ class Product(Aggregate):
                 receipt_version=self.version,
             )
             return "restored"
-        return "product_updated"
+        # Recorded all the same (a fact), but the catalogue shows a newer delivery.
+        return "stale" if stale else "product_updated"
 
     def correct(
         self,

@@ -8,6 +8,7 @@ it asks for something else, a conflict).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 from uuid import UUID
 
@@ -48,17 +49,33 @@ def check_key(key: str) -> str:
     return key
 
 
+# What a delivery can make a product reference of (see aggregates.values.product_ref): an
+# id of at most 64 characters without spaces, or a SKU of at most 255; never a control
+# character, nor a percent-escape left undecoded (a path that did not decode as UTF-8).
+_ID = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
+_SKU = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
 def check_product_ref(product_ref: str) -> str:
-    """``{platform}:{id}`` of a platform we know; nothing else can ever hold stock."""
+    """``{platform}:{id}`` or ``{platform}:sku:{sku}`` of a platform we know, as deliveries
+    make them; nothing else can ever hold stock."""
     platform, _, rest = product_ref.partition(":")
+    sku = rest.removeprefix("sku:") if rest.startswith("sku:") else None
+    formed = (
+        _SKU.fullmatch(sku) is not None and bool(sku.strip())
+        if sku is not None
+        else _ID.fullmatch(rest) is not None
+    )
     if (
         platform not in PLATFORMS
-        or not rest
+        or not formed
         or not _is_text(product_ref)
+        or _ESCAPE.search(product_ref)
         or len(product_ref) > MAX_PRODUCT_REF_LENGTH
     ):
         raise InvalidAdjustmentError(
-            "the product reference must be platform:id, e.g. woocommerce:42"
+            "the product reference must be platform:id or platform:sku:SKU, e.g. woocommerce:42"
         )
     return product_ref
 

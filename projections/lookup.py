@@ -20,16 +20,21 @@ from projections.base import (
     topics,
 )
 
-# An order id names its user, platform and external id (uuid5), so it is the key. A sale's
-# platform status is the sale's (its events decide it, whatever order receipts came in); an
-# order that is not a sale shows what its latest receipt said.
+# An order id names its user, platform and external id (uuid5), so it is the key. The
+# platform status is what the order's events decide, whatever order receipts came in: a
+# sale's from its status events, another order's from StatusNoted. A receipt sets it only on
+# an order that has neither (recorded before StatusNoted existed).
 _RECEIVED = """
 INSERT INTO order_lookup (order_id, user_id, platform, external_id, platform_status,
     first_received_at)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (order_id) DO UPDATE SET platform_status = CASE
-    WHEN order_lookup.status IS NULL THEN EXCLUDED.platform_status
+    WHEN order_lookup.status IS NULL AND NOT order_lookup.noted THEN EXCLUDED.platform_status
     ELSE order_lookup.platform_status END
+"""
+
+_NOTED = """
+UPDATE order_lookup SET platform_status = $2, noted = true WHERE order_id = $1 AND status IS NULL
 """
 
 _RECEIPT = """
@@ -45,10 +50,12 @@ WHERE order_id = $1 AND EXISTS (
 
 class LookupProjection:
     name = "lookup"
-    # 2: no copies of the receipts' JSON in order_lookup; 3: a sale shows its own platform
-    # status (the trash of a deletion notice, never that of a late older receipt)
+    # 2: no copies of the receipts' JSON in order_lookup; 3: the platform status the order's
+    # events decide (the trash of a deletion notice, never that of a late older receipt)
     version = 3
-    topics = topics(Order.OrderReceived, Order.SaleRecorded, Order.SaleStatusChanged)
+    topics = topics(
+        Order.OrderReceived, Order.SaleRecorded, Order.SaleStatusChanged, Order.StatusNoted
+    )
     # Built once after a rebuild's first pass (service/bulk_replay.py): an order id is
     # made from its user, platform and external id, so the log keeps them unique.
     bulk_deferred = ("order_lookup_external_key",)
@@ -74,6 +81,8 @@ class LookupProjection:
                 )
                 if status != "UPDATE 1":
                     raise LookupError(f"sale {e.originator_id}: its receipt is not projected")
+            elif isinstance(e, Order.StatusNoted):
+                await conn.execute(_NOTED, e.originator_id, e.platform_status)
             elif isinstance(e, Order.SaleStatusChanged):
                 await conn.execute(
                     "UPDATE order_lookup SET status = $2, platform_status = $3 WHERE order_id = $1",

@@ -1,6 +1,8 @@
 -- The lookup projection: a platform's external order id to our order (and sale) id.
 -- Version 2: the receipts' audit views live in lookup_receipts only; an order names its
 -- latest platform status and the receipt of its sale, not copies of their JSON.
+-- Version 3: the platform status is what the order's events decide (a sale's in its status
+-- events, another order's in StatusNoted, once it has one), never a late older receipt's.
 CREATE TABLE IF NOT EXISTS order_lookup (
     order_id uuid PRIMARY KEY,
     user_id uuid NOT NULL,
@@ -9,6 +11,7 @@ CREATE TABLE IF NOT EXISTS order_lookup (
     status text CHECK (status IN ('pending', 'sale', 'cancelled', 'refunded')),
     -- What the latest receipt says; the receipt that made it a sale (NULL: not a sale).
     platform_status text,
+    noted boolean NOT NULL DEFAULT false,  -- a StatusNoted set platform_status
     source_version bigint,
     first_received_at timestamptz NOT NULL,
     CONSTRAINT order_lookup_external_key UNIQUE (user_id, platform, external_id)

@@ -3,13 +3,13 @@
 A batch is loaded in chunks. A chunk's receipts become one COPY into ``lookup_receipts``; its
 effect on ``order_lookup`` is folded, in log order, into one change per order: the first
 receipt's key and time (kept only when it creates the row), the last status with its platform
-status, the last sale's receipt, and the last receipt's platform status, which counts only
-while the order is no sale (after the chunk's last status event, none is). A status event
-``apply`` meets before the order has a row changes nothing (or, a sale, fails), so events
-before an order's first receipt in the chunk are folded apart and count only if the row was
-there before it (read before it is written). New rows are one COPY, the others one UPDATE.
-Whatever cannot be shown to match what ``apply`` does raises, and the driver applies the
-batch event by event instead.
+status, the last sale's receipt, the last StatusNoted's platform status (which counts only
+while the order is no sale) and the last receipt's (which counts only while the order is no
+sale and has no StatusNoted). A status event ``apply`` meets before the order has a row
+changes nothing (or, a sale, fails), so events before an order's first receipt in the chunk
+are folded apart and count only if the row was there before it (read before it is written).
+New rows are one COPY, the others one UPDATE. Whatever cannot be shown to match what
+``apply`` does raises, and the driver applies the batch event by event instead.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ SET LOCAL enable_bitmapscan = off;
 
 _NEW_COLUMNS = (
     *("order_id", "user_id", "platform", "external_id", "first_received_at"),
-    *("platform_status", "status", "source_version"),
+    *("platform_status", "status", "source_version", "noted"),
 )
 
 # Rows the tables had; a null leaves a column as it was (a status is never null, nor is a
@@ -55,12 +55,17 @@ _NEW_COLUMNS = (
 _UPDATE = """
 UPDATE order_lookup o SET
     platform_status = CASE WHEN s.status IS NOT NULL THEN s.status_platform
-        WHEN s.received AND o.status IS NULL THEN s.platform_status
+        WHEN o.status IS NOT NULL THEN o.platform_status
+        WHEN s.noted_platform IS NOT NULL THEN s.noted_platform
+        WHEN s.received AND NOT o.noted THEN s.platform_status
         ELSE o.platform_status END,
+    noted = o.noted OR (s.noted_platform IS NOT NULL AND o.status IS NULL),
     status = coalesce(s.status, o.status),
     source_version = coalesce(s.sale_version, o.source_version)
-FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::text[], $5::bigint[], $6::text[])
-    AS s(order_id, received, platform_status, status, sale_version, status_platform)
+FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+    $7::text[])
+    AS s(order_id, received, platform_status, status, sale_version, status_platform,
+         noted_platform)
 WHERE o.order_id = s.order_id
 """
 
@@ -78,8 +83,8 @@ Key = tuple[UUID, str, str]  # user id, platform, external id
 
 @cache
 def _kind(topic: str) -> str | None:
-    cls, kinds = resolve_topic(topic), ("received", "sale", "status")
-    events = (Order.OrderReceived, Order.SaleRecorded, Order.SaleStatusChanged)
+    cls, kinds = resolve_topic(topic), ("received", "sale", "status", "noted")
+    events = (Order.OrderReceived, Order.SaleRecorded, Order.SaleStatusChanged, Order.StatusNoted)
     return next((k for k, event in zip(kinds, events, strict=True) if issubclass(cls, event)), None)
 
 
@@ -108,6 +113,13 @@ def status_fields(state: bytes) -> tuple[int, str, str]:
     return version, status, platform_status
 
 
+def _noted_platform(state: bytes) -> str:
+    platform_status = orjson.loads(state)["platform_status"]
+    if type(platform_status) is not str:
+        raise ValueError(f"not a platform status: {platform_status!r}")
+    return platform_status
+
+
 @dataclass(slots=True)
 class _Order:
     """One order's change over a batch (see the module's docstring)."""
@@ -118,6 +130,8 @@ class _Order:
     platform_status: str | None = None
     status: str | None = None
     status_platform: str | None = None  # the platform status of the last status event
+    noted_platform: str | None = None  # the last StatusNoted's (a StatusNoted follows its
+    # receipt in the log, so one before the chunk's first receipt finds its row there)
     sale_version: int | None = None
     early_status: str | None = None  # before the batch's first receipt
     early_platform: str | None = None
@@ -153,6 +167,8 @@ class _Batch:
             order = self.orders[row[1]] = _Order()
         if kind == "received":
             self.receipt(row, order)
+        elif kind == "noted":
+            order.noted_platform = _noted_platform(row[4])
         else:
             self.change(row, order, kind == "sale")
 
@@ -189,11 +205,15 @@ class _Batch:
             status, sale, platform = o.effective(before is not None)
             if before is None:
                 if o.key is not None:
-                    shown = o.platform_status if status is None else platform
-                    values = (o.received_at, shown, status, sale)
+                    shown = platform if status is not None else o.noted_platform
+                    shown = o.platform_status if shown is None else shown
+                    values = (o.received_at, shown, status, sale, o.noted_platform is not None)
                     new.append((order_id, *o.key, *values))
             elif o.key is None or o.key == before:
-                changed.append((order_id, o.received, o.platform_status, status, sale, platform))
+                noted = o.noted_platform
+                changed.append(
+                    (order_id, o.received, o.platform_status, status, sale, platform, noted)
+                )
             else:
                 raise ValueError(f"order {order_id} is projected under another key")
         return new, [list(column) for column in zip(*changed, strict=True)]

@@ -31,6 +31,11 @@ from service.eventstore import ConcurrencyConflictError, EventStore, replay
 MAX_ATTEMPTS = 8
 
 
+class UnknownProductError(LookupError):
+    """The ledger has never seen this product: adjust it with create (the API's
+    "create": true, the CLI's --create) if it is meant."""
+
+
 @dataclass(frozen=True)
 class Adjustment:
     """What became of one adjustment request; ``notification_id`` is its event's position."""
@@ -52,15 +57,23 @@ async def adjust(
     by: int,
     reason: str,
     actor: str,
+    *,
+    create: bool = False,
 ) -> Adjustment:
     """Append one ``StockAdjusted`` for this key, or report the one already appended.
 
-    Raises InvalidAdjustmentError for bad input (before touching the database) and
-    AdjustmentConflictError when the key was used for another adjustment.
+    Raises InvalidAdjustmentError for bad input (before touching the database),
+    UnknownProductError for a product the ledger has never seen (unless ``create``: a typo
+    would otherwise make a phantom product) and AdjustmentConflictError when the key was
+    used for another adjustment.
     """
     check_key(key)
     check_product_ref(product_ref)
     check_adjustment(by, reason)
+    if not create:
+        async with connection(pool) as conn:
+            if await stock.get_stock(conn, user_id, product_ref) is None:
+                raise UnknownProductError(product_ref)
     adjustment_id = StockAdjustment.create_id(user_id, key)
     for _ in range(MAX_ATTEMPTS):
         async with connection(pool) as conn:

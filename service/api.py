@@ -52,11 +52,22 @@ async def authenticate(request: web.Request) -> UUID:
     return user_id
 
 
-def limit_param(request: web.Request) -> int:
-    raw = request.query.get("limit", str(DEFAULT_LIMIT))
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise InvalidParameterError(f"limit must be a whole number from 1 to {MAX_LIMIT}")
+# No position or count we store is larger: a bigint.
+MAX_INT = 2**63 - 1
+
+
+def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter from ``low`` to ``high``; ASCII digits only, and no
+    longer than the largest bigint (so 5,000 digits are refused before they are parsed)."""
+    raw = request.query.get(name, str(default))
+    ok = raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_INT))
+    if not ok or not low <= int(raw) <= high:
+        raise InvalidParameterError(f"{name} must be a whole number from {low} to {high}")
     return int(raw)
+
+
+def limit_param(request: web.Request) -> int:
+    return int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
 
 
 def time_param(request: web.Request, name: str) -> datetime | None:
@@ -201,7 +212,7 @@ async def list_products(request: web.Request) -> web.Response:
 async def list_inbox(request: web.Request) -> web.Response:
     user_id = await authenticate(request)
     before = decode_cursor(request)
-    if before is not None and type(before) is not int:
+    if before is not None and not (type(before) is int and 0 < before <= MAX_INT):
         raise InvalidParameterError("cursor is not one this API issued")
     async with connection(request.app[POOL]) as conn:
         items, next_before = await inbox.list_entries(

@@ -18,7 +18,7 @@ from aggregates.stock_adjustment import (
 )
 from projections import stock
 from service import adjustments, audit, users
-from service.api import authenticate, respond, text_param, uuid_param
+from service.api import MAX_INT, authenticate, int_param, respond, text_param, uuid_param
 from service.db import connection
 from service.errors import ApiError, InvalidParameterError, NotFoundError
 from service.eventstore import EventStore
@@ -26,7 +26,6 @@ from service.keys import POOL, RUNNER, SETTINGS
 
 MAX_PAGE = 1000
 DEFAULT_EVENTS_PAGE = 100
-MAX_POSITION = 2**63 - 1
 
 
 class IdempotencyConflictError(ApiError):
@@ -34,13 +33,6 @@ class IdempotencyConflictError(ApiError):
 
     status = 409
     code = "idempotency_conflict"
-
-
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name, str(default))
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise InvalidParameterError(f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
 
 
 def _idempotency_key(request: web.Request) -> str:
@@ -52,30 +44,38 @@ def _idempotency_key(request: web.Request) -> str:
     return key
 
 
-async def _adjustment_body(request: web.Request) -> tuple[Any, Any]:
+async def _adjustment_body(request: web.Request) -> tuple[Any, Any, bool]:
     try:
         doc = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
         raise InvalidParameterError('the body must be JSON: {"by": int, "reason": str}') from None
     if not isinstance(doc, dict):
         raise InvalidParameterError('the body must be a JSON object: {"by": int, "reason": str}')
-    return doc.get("by"), doc.get("reason")
+    create = doc.get("create", False)
+    if not isinstance(create, bool):
+        raise InvalidParameterError("create must be true or false")
+    return doc.get("by"), doc.get("reason"), create
 
 
 async def post_adjustment(request: web.Request) -> web.Response:
     user_id = await authenticate(request)
     product_ref = request.match_info["product_ref"]
     key = _idempotency_key(request)
-    by, reason = await _adjustment_body(request)
+    by, reason, create = await _adjustment_body(request)
     pool = request.app[POOL]
     async with connection(pool) as conn:
         name = await users.name_of(conn, user_id)
     try:
         done = await adjustments.adjust(
-            pool, EventStore(), user_id, key, product_ref, by, reason, f"api:{name}"
+            pool, EventStore(), user_id, key, product_ref, by, reason, f"api:{name}", create=create
         )
     except InvalidAdjustmentError as exc:
         raise InvalidParameterError(str(exc)) from None
+    except adjustments.UnknownProductError:
+        raise NotFoundError(
+            f'the ledger has never seen {product_ref}: send "create": true to adjust it'
+            " all the same"
+        ) from None
     except AdjustmentConflictError:
         raise IdempotencyConflictError() from None
     runner = request.app[RUNNER]
@@ -96,8 +96,8 @@ async def post_adjustment(request: web.Request) -> web.Response:
 async def stock_history(request: web.Request) -> web.Response:
     user_id = await authenticate(request)
     product_ref = text_param(request, "product_ref")
-    after = _int_param(request, "after", 0, 0, MAX_POSITION)
-    limit = _int_param(request, "limit", MAX_PAGE, 1, MAX_PAGE)
+    after = int_param(request, "after", 0, 0, MAX_INT)
+    limit = int_param(request, "limit", MAX_PAGE, 1, MAX_PAGE)
     async with connection(request.app[POOL]) as conn:
         found = await audit.stock_history(conn, user_id, product_ref, after=after, limit=limit)
     if found is None:
@@ -118,8 +118,8 @@ async def sale_trace(request: web.Request) -> web.Response:
 
 async def list_events(request: web.Request) -> web.Response:
     user_id = await authenticate(request)
-    after = _int_param(request, "after", 0, 0, MAX_POSITION)
-    limit = _int_param(request, "limit", DEFAULT_EVENTS_PAGE, 1, MAX_PAGE)
+    after = int_param(request, "after", 0, 0, MAX_INT)
+    limit = int_param(request, "limit", DEFAULT_EVENTS_PAGE, 1, MAX_PAGE)
     async with connection(request.app[POOL]) as conn:
         items, next_after = await audit.export_page(
             conn, EventStore(), user_id, after=after, limit=limit

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from projections.registry import all_projections
 from service import api, webhooks
-from service.db import DatabaseUnavailableError, connection, create_pool
+from service.db import DatabaseUnavailableError, connection, create_pool, database_identity
 from service.errors import error_middleware, error_response
 from service.eventstore import EventStore
 from service.ingest import Ingestor
@@ -52,8 +52,14 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
             settings.database_url,
             settings.projection_poll_interval,
         )
-    spool = Spool(settings.spool_dir, settings.spool_max_entries, settings.spool_max_bytes)
-    ingestor = Ingestor(pool, store, settings.inbox_max_per_user)
+    spool = Spool(
+        settings.spool_dir,
+        settings.spool_max_entries,
+        settings.spool_max_bytes,
+        database_identity(settings.database_url),
+    )
+    spool.lock()  # one service per spool directory: SpoolLocked stops a second one here
+    ingestor = Ingestor.from_settings(pool, store, settings)
     intake = Intake(pool, ingestor, spool, settings, runner)
     app[RUNNER] = runner
     app[INTAKE] = intake
@@ -70,6 +76,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    spool.unlock()
 
 
 def _start(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

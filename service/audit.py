@@ -103,7 +103,10 @@ async def stock_history(
 async def trace_external(
     conn: Any, store: EventStore, user_id: UUID, platform: str, external_id: str
 ) -> dict[str, Any]:
-    return await trace(conn, store, user_id, Order.create_id(user_id, platform, external_id))
+    try:
+        return await trace(conn, store, user_id, Order.create_id(user_id, platform, external_id))
+    except TraceError:
+        raise TraceError(f"no sale of {platform} order {external_id}") from None
 
 
 async def trace(conn: Any, store: EventStore, user_id: UUID, sale_id: UUID) -> dict[str, Any]:

@@ -33,6 +33,25 @@ def normalise_source(value: str) -> str:
     return value.rstrip("/")
 
 
+async def may_come_from(
+    conn: asyncpg.Connection, user_id: UUID, platform: str, source: str | None
+) -> bool:
+    """Whether a delivery naming ``source`` may be recorded for this connection: it names no
+    store, or the bound one, or none is bound yet. Reads only: a delivery binds its store
+    when it is recorded (``check_source`` in the same transaction), so one that is
+    quarantined never binds a store (a forged ``{}`` from another shop would lock the real
+    one out)."""
+    check_platform(platform)
+    if source is None or not normalise_source(source):
+        return True
+    bound = await conn.fetchval(
+        "SELECT source FROM store_bindings WHERE user_id = $1 AND platform = $2",
+        user_id,
+        platform,
+    )
+    return bound is None or bound == normalise_source(source)
+
+
 async def check_source(
     conn: asyncpg.Connection, user_id: UUID, platform: str, source: str | None
 ) -> bool:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
+import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -20,10 +23,13 @@ import orjson
 
 from service import bindings, cli_audit, cli_projections, cli_reprocess, inbox, users
 from service import secrets as signing
-from service.db import create_pool, ensure_database, mask_url, migrate
+from service.db import DatabaseUnavailableError, create_pool, ensure_database, mask_url, migrate
 from service.eventstore import EventStore
 from service.ingest import Ingestor
-from service.settings import Settings
+from service.settings import Settings, SettingsError
+from service.spool import SpoolLocked
+
+log = logging.getLogger(__name__)
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -241,6 +247,21 @@ async def cmd_inbox_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def cmd_inbox_dismiss(args: argparse.Namespace, settings: Settings) -> int:
+    if (args.id is None) == (not args.all_pings):
+        raise CommandError("give either an inbox ID or --all-pings")
+    conn = await _connect(settings)
+    try:
+        user_id = await users.user_id_by_name(conn, args.user)
+        gone = await inbox.dismiss(conn, user_id, inbox_id=args.id, pings=args.all_pings)
+    finally:
+        await conn.close()
+    if args.id is not None and not gone:
+        raise CommandError(f"no inbox entry {args.id} for {args.user}")
+    _print(f"{gone} dismissed")
+    return 0
+
+
 async def cmd_inbox_reprocess(args: argparse.Namespace, settings: Settings) -> int:
     pool = await create_pool(settings.database_url, 2)
     try:
@@ -249,16 +270,24 @@ async def cmd_inbox_reprocess(args: argparse.Namespace, settings: Settings) -> i
             entries = await inbox.open_quarantined(conn, user_id, args.id)
         if args.id is not None and not entries:
             raise CommandError(f"no open quarantined delivery {args.id} for {args.user}")
-        return await _reprocess(pool, entries, settings.inbox_max_per_user)
+        return await _reprocess(pool, entries, settings)
     finally:
         await pool.close()
 
 
-async def _reprocess(pool: asyncpg.Pool, entries: list[Any], inbox_limit: int) -> int:
-    ingestor = Ingestor(pool, EventStore(), inbox_limit)
-    still = 0
+async def _reprocess(pool: asyncpg.Pool, entries: list[Any], settings: Settings) -> int:
+    ingestor = Ingestor.from_settings(pool, EventStore(), settings)
+    still = failed = 0
     for inbox_id, delivery in entries:
-        answer = await ingestor.ingest(delivery, keep_rejected=False)
+        try:
+            answer = await ingestor.ingest(delivery, keep_rejected=False)
+        except DatabaseUnavailableError:
+            raise
+        except Exception as exc:  # a bug on this entry must not keep the others from going
+            failed += 1
+            log.exception("reprocessing inbox entry %s failed", inbox_id)
+            _print(f"{inbox_id}: failed ({type(exc).__name__}); left in the inbox, going on")
+            continue
         body = answer.body
         async with pool.acquire() as conn:
             if answer.http_status >= 400 or body["status"] == "quarantined":
@@ -273,8 +302,9 @@ async def _reprocess(pool: asyncpg.Pool, entries: list[Any], inbox_limit: int) -
             else:
                 await inbox.mark_reprocessed(conn, inbox_id, body, datetime.now(UTC))
                 _print(f"{inbox_id}: {body['status']} {body.get('sale_id', '')}".rstrip())
-    _print(f"{len(entries) - still} reprocessed, {still} still quarantined")
-    return 0 if still == 0 else 1
+    done = len(entries) - still - failed
+    _print(f"{done} reprocessed, {still} still quarantined, {failed} failed")
+    return 0 if still == failed == 0 else 1
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -287,13 +317,28 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     _print(f"database: {mask_url(settings.database_url)}")
     _print(f"spool (deliveries kept while the database is down): {settings.spool_dir}")
     _print(f"serving on http://{args.host}:{args.port}")
-    web.run_app(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        access_log_class=RedactingAccessLogger,
-        print=None,
-    )
+    try:
+        web.run_app(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            access_log_class=RedactingAccessLogger,
+            print=None,
+        )
+    except SpoolLocked:
+        sys.stderr.write(
+            f"ledger: the spool {settings.spool_dir} is held by another ledger service: give"
+            " each service its own LEDGER_SPOOL_DIR\n"
+        )
+        return 2
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        sys.stderr.write(
+            f"ledger: cannot listen on {args.host}:{args.port}, which another program uses:"
+            " stop it or choose another --port\n"
+        )
+        return 2
     return 0
 
 
@@ -337,6 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
     again = ib_cmds.add_parser("reprocess", help="run quarantined deliveries again")
     again.add_argument("--user", required=True)
     again.add_argument("id", nargs="?", type=int)
+    gone = ib_cmds.add_parser("dismiss", help="delete an inbox entry, or every ping")
+    gone.add_argument("--user", required=True)
+    gone.add_argument("id", nargs="?", type=int)
+    gone.add_argument("--all-pings", action="store_true")
     _AREA_COMMANDS.update(cli_projections.register(top))
     _AREA_COMMANDS.update(cli_reprocess.register(top))
     _AREA_COMMANDS.update(cli_audit.register(top))
@@ -358,6 +407,7 @@ _ASYNC_COMMANDS: dict[tuple[str, str], Command] = {
     ("users", "unbind-store"): cmd_users_unbind_store,
     ("inbox", "list"): cmd_inbox_list,
     ("inbox", "reprocess"): cmd_inbox_reprocess,
+    ("inbox", "dismiss"): cmd_inbox_dismiss,
 }
 
 _EXPECTED = (
@@ -374,8 +424,22 @@ _EXPECTED = (
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (``ledger ... | head``): nothing is left to say, and Python
+        # must not complain when it flushes stdout on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        sys.stderr.write(f"ledger: {exc}\n")
+        return 2
     if args.area == "serve":
         return cmd_serve(args, settings)
     command = {**_ASYNC_COMMANDS, **_AREA_COMMANDS}[(args.area, args.command)]
@@ -384,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     except _EXPECTED as exc:
         sys.stderr.write(f"ledger: {type(exc).__doc__.strip()} ({exc})\n")  # type: ignore[union-attr]
         return 2
+    except BrokenPipeError:
+        raise  # the reader went away: see main
     except (OSError, asyncpg.exceptions.PostgresError) as exc:
         sys.stderr.write(
             f"ledger: cannot use the database at {mask_url(settings.database_url)}: "

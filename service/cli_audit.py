@@ -18,7 +18,12 @@ from uuid import UUID, uuid4
 import asyncpg
 import orjson
 
-from aggregates.stock_adjustment import AdjustmentConflictError, InvalidAdjustmentError
+from aggregates.stock_adjustment import (
+    AdjustmentConflictError,
+    InvalidAdjustmentError,
+    check_adjustment,
+    check_product_ref,
+)
 from aggregates.values import PLATFORMS
 from service import adjustments, audit, users
 from service.db import create_pool
@@ -36,7 +41,13 @@ class AuditCommandError(Exception):
     """The command cannot be carried out as given."""
 
 
-_EXPECTED = (AuditCommandError, InvalidAdjustmentError, AdjustmentConflictError, audit.TraceError)
+_EXPECTED = (
+    AuditCommandError,
+    InvalidAdjustmentError,
+    AdjustmentConflictError,
+    adjustments.UnknownProductError,
+    audit.TraceError,
+)
 
 
 def _print(*lines: str) -> None:
@@ -84,6 +95,9 @@ def _signed(n: int) -> str:
 
 
 async def cmd_adjust(args: argparse.Namespace, settings: Settings) -> int:
+    # Refuse bad input before printing a key that nothing will ever use.
+    check_product_ref(args.product_ref)
+    check_adjustment(args.by, args.reason)
     key = args.key if args.key is not None else str(uuid4())
     if args.key is None:
         _print(f"key: {key}   (repeat the command with --key {key} to retry safely)")
@@ -91,7 +105,15 @@ async def cmd_adjust(args: argparse.Namespace, settings: Settings) -> int:
     async def work(pool: asyncpg.Pool, user_id: UUID) -> int:
         actor = f"cli:{os_user()}"
         done = await adjustments.adjust(
-            pool, EventStore(), user_id, key, args.product_ref, args.by, args.reason, actor
+            pool,
+            EventStore(),
+            user_id,
+            key,
+            args.product_ref,
+            args.by,
+            args.reason,
+            actor,
+            create=args.create,
         )
         what = "adjusted" if done.status == "adjusted" else "duplicate: already adjusted"
         _print(
@@ -225,6 +247,9 @@ def register(top: Any) -> dict[tuple[str, str], Command]:
     adj.add_argument("--by", type=int, required=True, help="the change, e.g. 5 or -2")
     adj.add_argument("--reason", required=True)
     adj.add_argument("--key", help="idempotency key (default: a new one, printed)")
+    adj.add_argument(
+        "--create", action="store_true", help="adjust a product the ledger has never seen"
+    )
     hist = st_cmds.add_parser("history", help="every movement with its cause and balance")
     hist.add_argument("--user", required=True)
     hist.add_argument("product_ref", metavar="PRODUCT_REF")

@@ -74,6 +74,14 @@ def database_name(url: str) -> str:
     return name or "postgres"
 
 
+def database_identity(url: str) -> str:
+    """Which database a URL names, whoever connects: ``host:port/name``, no user, no
+    password. What the spool and the token cache are kept for, so that a service of another
+    database sharing the folder never replays or trusts them."""
+    parts = urlsplit(url)
+    return f"{(parts.hostname or 'localhost').lower()}:{parts.port or 5432}/{database_name(url)}"
+
+
 async def ensure_database(url: str) -> bool:
     """Create the URL's database if it does not exist; True when it was created."""
     name = database_name(url)

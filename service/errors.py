@@ -24,6 +24,8 @@ class ApiError(Exception):
 
     status = 400
     code = "bad_request"
+    # Whether the connection closes after the answer (the client cannot be trusted with it).
+    close = False
 
     def __init__(self, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
         self.detail = detail or (self.__doc__ or "").strip()
@@ -59,6 +61,21 @@ class InvalidParameterError(ApiError):
     code = "invalid_parameter"
 
 
+class BodyTimeoutError(ApiError):
+    """The request body did not arrive in time; send it whole, promptly."""
+
+    status = 408
+    code = "request_timeout"
+    close = True
+
+
+class IncompleteBodyError(ApiError):
+    """The client went away before sending the whole body."""
+
+    status = 400
+    code = "incomplete_body"
+
+
 class UnavailableError(ApiError):
     """The ledger cannot be reached right now; try again shortly."""
 
@@ -80,10 +97,19 @@ _HTTP_DETAILS = {
 }
 
 
+# An error's detail is a sentence, never an echo of what was sent.
+DETAIL_LIMIT = 200
+
+
+def clip(detail: str) -> str:
+    return detail if len(detail) <= DETAIL_LIMIT else detail[: DETAIL_LIMIT - 3] + "..."
+
+
 def error_response(
     status: int, code: str, detail: str, headers: dict[str, str] | None = None
 ) -> web.Response:
-    return web.json_response({"error": code, "detail": detail}, status=status, headers=headers)
+    body = {"error": code, "detail": clip(detail)}
+    return web.json_response(body, status=status, headers=headers)
 
 
 def _from_http(exc: web.HTTPException) -> web.Response:
@@ -98,7 +124,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.detail, exc.headers)
+        response = error_response(exc.status, exc.code, exc.detail, exc.headers)
+        if isinstance(exc, IncompleteBodyError):
+            response.force_close()  # nobody is left to read it
+        elif exc.close:
+            # Answer, then close at once: aiohttp would otherwise linger, reading a body
+            # that does not come, before closing.
+            response.force_close()
+            await response.prepare(request)
+            await response.write_eof()
+            request.protocol.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -22,6 +22,29 @@ log = logging.getLogger(__name__)
 
 # Pings carry nothing to reprocess: only the latest few per user are worth showing.
 PINGS_KEPT = 20
+SIGNATURE_FAILURE = "invalid_signature"
+
+
+async def keep_signature_failure(
+    conn: asyncpg.Connection, delivery: SpooledDelivery, *, detail: str, kept: int
+) -> int:
+    """File a delivery refused for its signature, in a room of its own: the newest ``kept``
+    per user stay, the oldest go. Anyone who has the token can post these, so they must
+    never take the room of deliveries that came from the store (a real one with a wrong
+    secret is among the newest, and is reprocessed once the secret is fixed)."""
+    inbox_id = await keep(
+        conn, delivery, kind="quarantined", reason=SIGNATURE_FAILURE, detail=detail
+    )
+    assert inbox_id is not None
+    await conn.execute(
+        "DELETE FROM inbox WHERE user_id = $1 AND reason = $2 AND state = 'open'"
+        " AND inbox_id NOT IN (SELECT inbox_id FROM inbox WHERE user_id = $1 AND reason = $2"
+        "  AND state = 'open' ORDER BY inbox_id DESC LIMIT $3)",
+        delivery.user_id,
+        SIGNATURE_FAILURE,
+        kept,
+    )
+    return inbox_id
 
 
 async def keep(
@@ -35,13 +58,24 @@ async def keep(
     limit: int = 1000,
 ) -> int | None:
     """File a delivery; None when the user's inbox already holds ``limit`` open entries
-    (the inbox is bounded per user, so one misconfigured store cannot fill the disk)."""
-    if kind == "quarantined":
+    (the inbox is bounded per user, so one misconfigured store cannot fill the disk).
+    Deliveries refused for their signature have their own room (``keep_signature_failure``)
+    and do not count here."""
+    if kind == "quarantined" and reason != SIGNATURE_FAILURE:
         open_entries = await conn.fetchval(
-            "SELECT count(*) FROM inbox WHERE user_id = $1 AND state = 'open'", delivery.user_id
+            "SELECT count(*) FROM inbox WHERE user_id = $1 AND state = 'open'"
+            " AND reason IS DISTINCT FROM $2",
+            delivery.user_id,
+            SIGNATURE_FAILURE,
         )
         if open_entries >= limit:
-            log.warning("inbox of user %s is full: a delivery was not kept", delivery.user_id)
+            log.warning(
+                "inbox of user %s is full (%d open entries): a %s delivery (%s) was not kept",
+                delivery.user_id,
+                open_entries,
+                delivery.platform,
+                reason,
+            )
             return None
     inbox_id = await conn.fetchval(
         "INSERT INTO inbox (user_id, platform, endpoint, kind, reason, field, detail,"
@@ -151,3 +185,23 @@ async def still_quarantined(
         field,
         detail,
     )
+
+
+async def dismiss(
+    conn: asyncpg.Connection, user_id: UUID, *, inbox_id: int | None, pings: bool
+) -> int:
+    """Delete one entry of the user's (``inbox_id``) or all their pings; returns how many.
+
+    What a merchant dismisses is gone: it was a body the ledger could not use and the
+    merchant has looked at, or a ping. Entries already reprocessed are in the ledger."""
+    if pings:
+        found = await conn.fetch(
+            "DELETE FROM inbox WHERE user_id = $1 AND kind = 'ping' RETURNING inbox_id", user_id
+        )
+    else:
+        found = await conn.fetch(
+            "DELETE FROM inbox WHERE user_id = $1 AND inbox_id = $2 RETURNING inbox_id",
+            user_id,
+            inbox_id,
+        )
+    return len(found)

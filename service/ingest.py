@@ -2,10 +2,11 @@
 
 Verify the signature (when the user set a secret), check the delivery comes from the store
 bound to this connection, parse with the platform's adapter, load the aggregate, let it
-decide, append what it decided. Idempotency and concurrency both rest on the event table's
-primary key: a writer that lost the race for an aggregate version reloads and decides again,
-so concurrent copies of one order end in exactly one sale. A body we cannot use is kept in
-the inbox, never lost.
+decide, append what it decided (binding the store, if none was, in the same transaction: only
+a delivery that reached the ledger binds). Idempotency and concurrency both rest on the
+event table's primary key: a writer that lost the race for an aggregate version reloads and
+decides again, so concurrent copies of one order end in exactly one sale. A body we cannot
+use is kept in the inbox; when even that cannot be done, the answer says so.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from aggregates.product import Product
 from aggregates.values import Delivery
 from service import bindings, inbox, secrets
 from service.adapters import shopify, woocommerce
-from service.adapters.common import PayloadError, parse_json
+from service.adapters.common import PayloadError, check_lines, parse_json, shown
 from service.db import connection
 from service.eventstore import ConcurrencyConflictError, EventStore, replay
+from service.settings import Settings
 from service.spool import SpooledDelivery
 
 # Each conflict means another writer made progress on the same aggregate, so this bounds
@@ -52,11 +54,35 @@ class Answer:
 PING = Answer(200, {"status": "ping"})
 
 
+class UnexpectedSourceError(Exception):
+    """Another store bound the connection while this delivery was being recorded."""
+
+
 class Ingestor:
-    def __init__(self, pool: asyncpg.Pool, store: EventStore, inbox_limit: int = 1000) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: EventStore,
+        inbox_limit: int = 1000,
+        *,
+        max_lines: int = 5000,
+        signature_failures_kept: int = 200,
+    ) -> None:
         self.pool = pool
         self.store = store
         self.inbox_limit = inbox_limit
+        self.max_lines = max_lines
+        self.signature_failures_kept = signature_failures_kept
+
+    @classmethod
+    def from_settings(cls, pool: asyncpg.Pool, store: EventStore, settings: Settings) -> Ingestor:
+        return cls(
+            pool,
+            store,
+            settings.inbox_max_per_user,
+            max_lines=settings.max_lines,
+            signature_failures_kept=settings.inbox_signature_failures,
+        )
 
     async def ingest(self, d: SpooledDelivery, *, keep_rejected: bool = True) -> Answer:
         """Record one delivery. ``keep_rejected=False`` (reprocessing) reports a delivery
@@ -79,15 +105,14 @@ class Ingestor:
         )
         try:
             if not await self._from_bound_store(d, delivery):
-                raise PayloadError(
-                    "unexpected_source",
-                    None,
-                    f"the delivery names store {delivery.source!r}, not the one this "
-                    "connection is bound to (ledger users show / unbind-store)",
-                )
+                raise _unexpected_source(delivery.source)
             doc = parse_json(d.body, d.headers.get("content-encoding"))
             what = _classify(adapter, d, delivery.topic, doc)
+            if what in ("order", "refund"):
+                check_lines(doc, self.max_lines)
             return await self._record(adapter, what, d, delivery, doc)
+        except UnexpectedSourceError:
+            return await self._reject(d, _unexpected_source(delivery.source), keep_rejected)
         except PayloadError as err:
             return await self._reject(d, err, keep_rejected)
 
@@ -98,53 +123,78 @@ class Ingestor:
             snapshot = adapter.order_from_json(doc)
             restored = (delivery.topic or "").lower() == "order.restored"
             return await self._order(
-                d, snapshot.external_id, lambda o: o.receive(delivery, snapshot, restored=restored)
+                d,
+                delivery.source,
+                snapshot.external_id,
+                lambda o: o.receive(delivery, snapshot, restored=restored),
             )
         if what == "order_deleted":
             gone = adapter.deleted_from_json(doc)
-            return await self._order(d, gone.external_id, lambda o: o.receive_deletion(delivery))
+            return await self._order(
+                d, delivery.source, gone.external_id, lambda o: o.receive_deletion(delivery)
+            )
         if what == "refund":
             refund = adapter.refund_from_json(doc)
             return await self._order(
-                d, refund.order_external_id, lambda o: o.receive_refund(delivery, refund.refund)
+                d,
+                delivery.source,
+                refund.order_external_id,
+                lambda o: o.receive_refund(delivery, refund.refund),
             )
         if what == "product":
             snapshot = adapter.product_from_json(doc)
             restored = (delivery.topic or "").lower() in ("product.restored",)
             return await self._product(
-                d, snapshot.external_id, lambda p: p.update(delivery, snapshot, restored=restored)
+                d,
+                delivery.source,
+                snapshot.external_id,
+                lambda p: p.update(delivery, snapshot, restored=restored),
             )
         gone = adapter.deleted_from_json(doc)
-        return await self._product(d, gone.external_id, lambda p: p.delete(delivery))
+        return await self._product(
+            d, delivery.source, gone.external_id, lambda p: p.delete(delivery)
+        )
 
     async def _from_bound_store(self, d: SpooledDelivery, delivery: Delivery) -> bool:
+        """Whether the delivery may come from its store: it names none, or the one bound,
+        or none is bound yet (then recording it binds it, see ``_decide``)."""
         if delivery.source is None:
             return True
         async with connection(self.pool) as conn:
-            return await bindings.check_source(conn, d.user_id, d.platform, delivery.source)
+            return await bindings.may_come_from(conn, d.user_id, d.platform, delivery.source)
 
     async def _order(
-        self, d: SpooledDelivery, external_id: str, command: Callable[[Order], str]
+        self,
+        d: SpooledDelivery,
+        source: str | None,
+        external_id: str,
+        command: Callable[[Order], str],
     ) -> Answer:
         order_id = Order.create_id(d.user_id, d.platform, external_id)
         outcome, position = await self._decide(
             order_id,
             lambda: Order.open(d.user_id, d.platform, external_id),
             command,
-            d.body,
+            d,
+            source,
         )
         body = {"status": outcome, "sale_id": str(order_id), "external_id": external_id}
         return Answer(200, body, position)
 
     async def _product(
-        self, d: SpooledDelivery, external_id: str, command: Callable[[Product], str]
+        self,
+        d: SpooledDelivery,
+        source: str | None,
+        external_id: str,
+        command: Callable[[Product], str],
     ) -> Answer:
         product_id = Product.create_id(d.user_id, d.platform, external_id)
         outcome, position = await self._decide(
             product_id,
             lambda: Product.open(d.user_id, d.platform, external_id),
             command,
-            d.body,
+            d,
+            source,
         )
         body = {"status": outcome, "product_ref": f"{d.platform}:{external_id}"}
         return Answer(200, body, position)
@@ -154,9 +204,12 @@ class Ingestor:
         aggregate_id: UUID,
         create: Callable[[], Any],
         command: Callable[[Any], str],
-        body: bytes,
+        d: SpooledDelivery,
+        source: str | None,
     ) -> tuple[str, int | None]:
-        raw = (hashlib.sha256(body).hexdigest(), body)
+        """Load, decide, append; the store ``source`` names is bound in the append's
+        transaction, unless another one is (then nothing is appended)."""
+        raw = (hashlib.sha256(d.body).hexdigest(), d.body)
         for _ in range(MAX_ATTEMPTS):
             async with connection(self.pool) as conn:
                 history = await self.store.load(conn, aggregate_id)
@@ -167,6 +220,10 @@ class Ingestor:
                     return outcome, None
                 try:
                     async with conn.transaction():
+                        if source is not None and not await bindings.check_source(
+                            conn, d.user_id, d.platform, source
+                        ):
+                            raise UnexpectedSourceError()
                         positions = await self.store.append(conn, pending, raw)
                 except ConcurrencyConflictError:
                     continue
@@ -185,13 +242,10 @@ class Ingestor:
         body: dict[str, Any] = {"error": "invalid_signature", "detail": detail}
         if keep:
             async with connection(self.pool) as conn:
-                body["inbox_id"] = await inbox.keep(
-                    conn,
-                    d,
-                    kind="quarantined",
-                    reason="invalid_signature",
-                    detail=detail,
-                    limit=self.inbox_limit,
+                # Their own bounded room, oldest out first: a flood of unsigned junk posted
+                # with the token alone never takes the room of deliveries the ledger needs.
+                body["inbox_id"] = await inbox.keep_signature_failure(
+                    conn, d, detail=detail, kept=self.signature_failures_kept
                 )
         return Answer(401, body)
 
@@ -213,7 +267,24 @@ class Ingestor:
                     detail=err.detail,
                     limit=self.inbox_limit,
                 )
+            if body["inbox_id"] is None:
+                # Never "quarantined" for a body that was not kept. Still a 2xx: a refusal
+                # would only make the platform disable the webhook for what comes next.
+                body["status"] = "not_kept"
+                body["not_kept"] = (
+                    f"the inbox already holds {self.inbox_limit} open entries"
+                    " (LEDGER_INBOX_MAX_PER_USER): reprocess or dismiss some"
+                )
         return Answer(202, body)
+
+
+def _unexpected_source(source: str | None) -> PayloadError:
+    return PayloadError(
+        "unexpected_source",
+        None,
+        f"the delivery names store {shown(source, 80)}, not the one this connection is bound to"
+        " (ledger users show / unbind-store)",
+    )
 
 
 def _classify(adapter: Any, d: SpooledDelivery, topic: str | None, doc: Any) -> str:

@@ -46,7 +46,7 @@ class Intake:
         self.spool = spool
         self.settings = settings
         self.runner = runner
-        self.cache = users.TokenCache(settings.token_cache_file)
+        self.cache = users.TokenCache(settings.token_cache_file, spool.database)
         self.cache.load()
         self._drain_lock = asyncio.Lock()
         self._spooled = asyncio.Event()

@@ -36,6 +36,7 @@ _REQUEST_LOGGERS = (
     "asyncio",
 )
 _SEPARATORS = re.compile(r"[/\\]+")
+_SPLIT = re.compile(r"([/\\]+)")
 _UNSAFE_CHARS = re.compile(r"[^\x20-\x7e]")
 _WORD = re.compile(r"[^\s'\"<>]+")
 _AUTH_SCHEME = re.compile(r"(?i)\b(bearer(?=\s)|basic(?=\s+[A-Za-z0-9+/=._~-]{8}))(\s+)[^\s'\",;]+")
@@ -57,36 +58,49 @@ def _decode(text: str) -> str:
     return text
 
 
-def _redact_tail(tail: list[str]) -> list[str]:
-    """Segments after the `webhook` one: platform, token, then the route suffix."""
-    if not tail:
-        return []
-    platform = tail[0].lower()
-    out = [platform if platform in PLATFORMS or not platform else REDACTED]
-    if len(tail) > 1:
-        out.append(REDACTED if tail[1] else "")
-    for segment in tail[2:]:
-        out.append(segment if segment.lower() in ROUTE_SUFFIXES or not segment else REDACTED)
-    return out
+def _kept_after_webhook(position: int, decoded: str) -> bool:
+    """Whether a segment after the `webhook` one names a route, not a secret: the platform
+    (first), an empty segment (a doubled or trailing slash), a route suffix (after the
+    token, which is never kept)."""
+    if not decoded:
+        return True
+    if _SEPARATORS.search(decoded):
+        return False  # an encoded slash: segments hide inside it
+    word = decoded.lower()
+    return (position == 0 and word in PLATFORMS) or (position >= 2 and word in ROUTE_SUFFIXES)
 
 
 def redact_path(path: str) -> str:
-    """Return `path` without its query string and with any webhook token replaced by ***.
+    """Return `path` as received, without its query string and with any webhook token
+    replaced by ***.
 
     A path counts as a webhook path when any segment, once percent-decoded, starts with
     "webhook" (so /api/webhooks/..., /API/%57ebhook/... and //api//webhook/... are caught
-    too). Everything after that segment is redacted except a known platform, the empty
-    segment of a trailing slash and known route suffixes.
+    too). Everything after that segment is redacted but the platform, empty segments and
+    known route suffixes. The rest is written as it came, separators and percent-encoding
+    too, so a mistyped path never looks like the one that works.
     """
     path = path.split("?", 1)[0].split("#", 1)[0]
-    segments = _SEPARATORS.split(_decode(path))
-    for i, segment in enumerate(segments):
-        if segment.lower().startswith("webhook"):
-            head = [_UNSAFE_CHARS.sub("?", s) for s in segments[:i]]
-            # A token glued on without its slash (/api/webhookTOKEN) must not survive either.
-            head.append(segment if segment.lower() in _WEBHOOK_WORDS else segment[:7] + REDACTED)
-            return "/".join(head + _redact_tail(segments[i + 1 :]))
-    return path
+    parts = _SPLIT.split(path)  # segments at even positions, separators between them
+    after = None  # how many segments since the webhook one
+    for i in range(0, len(parts), 2):
+        raw = parts[i]
+        decoded = _decode(raw)
+        if after is not None:
+            parts[i] = raw if _kept_after_webhook(after, decoded) else REDACTED
+            after += 1
+            continue
+        words = _SEPARATORS.split(decoded)
+        hit = next((w for w in words if w.lower().startswith("webhook")), None)
+        if hit is None:
+            parts[i] = _UNSAFE_CHARS.sub("?", raw)
+        elif decoded.lower() in _WEBHOOK_WORDS:
+            after = 0
+        else:
+            # A token glued on (/api/webhookTOKEN), or behind an encoded slash.
+            parts[i] = (decoded[:7] if decoded == hit else "") + REDACTED
+            after = 1
+    return "".join(parts)
 
 
 def _redact_word(match: re.Match[str]) -> str:

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 # The first key of the two-key advisory lock: "LE"dger projections.
 LOCK_SPACE = 0x4C45
+# Seconds between a worker's attempts to reach a database that is down, at most: each failed
+# attempt doubles the wait from the poll interval, so an outage costs little and ends soon.
+MAX_BACKOFF = 10
 
 
 def lock_key(name: str) -> int:
@@ -86,6 +89,21 @@ class ProjectionRunner:
         self.active: set[str] = set()
         self._wakeups = {p.name: asyncio.Event() for p in self.projections}
         self._progress = asyncio.Condition()
+        self._down = False  # the database is unreachable: said once, then quietly retried
+
+    def _unavailable(self) -> None:
+        if not self._down:
+            self._down = True
+            log.warning(
+                "database unavailable: projections wait for it, retrying with backoff (up to"
+                " %ds apart)",
+                MAX_BACKOFF,
+            )
+
+    def _available(self) -> None:
+        if self._down:
+            self._down = False
+            log.info("database available again: projections resume")
 
     def wake(self) -> None:
         for event in self._wakeups.values():
@@ -201,10 +219,13 @@ class ProjectionRunner:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _work(self, projection: Projection) -> None:
+        delay = self.poll_interval
         while True:
             conn = None
             try:
                 conn = await asyncpg.connect(self.dsn, timeout=5)
+                self._available()
+                delay = self.poll_interval
                 if await conn.fetchval(
                     "SELECT pg_try_advisory_lock($1, $2)", LOCK_SPACE, lock_key(projection.name)
                 ):
@@ -213,14 +234,15 @@ class ProjectionRunner:
                 raise
             except Exception as exc:
                 if is_unavailable(exc):
-                    log.warning("projection %s: database unavailable", projection.name)
+                    self._unavailable()
+                    delay = min(delay * 2, MAX_BACKOFF)
                 else:
                     log.exception("projection %s failed; retrying", projection.name)
             finally:
                 self.active.discard(projection.name)
                 if conn is not None:
                     await _close_quietly(conn)
-            await asyncio.sleep(self.poll_interval)  # a standby, or after a failure
+            await asyncio.sleep(delay)  # a standby, or after a failure
 
     async def _serve(self, conn: Any, projection: Projection) -> None:
         """The active runner of ``projection``: rebuild it if its version changed, then
@@ -252,10 +274,12 @@ class ProjectionRunner:
             await rebuild(self.dsn, self.store, projection)
 
     async def _listen_forever(self) -> None:
+        delay = self.poll_interval
         while True:
             conn = None
             try:
                 conn = await asyncpg.connect(self.dsn, timeout=5)
+                delay = self.poll_interval
                 closed = asyncio.Event()
                 conn.add_termination_listener(lambda *_, done=closed: done.set())
                 await conn.add_listener(CHANNEL, lambda *_: self.wake())
@@ -263,12 +287,14 @@ class ProjectionRunner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not is_unavailable(exc):
+                if is_unavailable(exc):
+                    delay = min(delay * 2, MAX_BACKOFF)
+                else:
                     log.exception("listener failed; retrying")
             finally:
                 if conn is not None:
                     await _close_quietly(conn)
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(delay)
 
 
 async def _close_quietly(conn: Any) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ledger"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -55,6 +56,22 @@ class SettingsError(ValueError):
     """A setting in the environment has a value that cannot be used."""
 
 
+def check_database_url(url: str) -> str:
+    """A ``postgresql://`` URL with a valid port; anything else is refused in one line that
+    says what to write, before anything tries to connect with it (never quoting it: it may
+    hold a password)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("postgresql", "postgres") or port == -1:
+        raise SettingsError(
+            "DATABASE_URL must look like postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+        )
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -75,18 +92,25 @@ class Settings:
     secret_grace: timedelta = timedelta(hours=24)
     # Quarantined deliveries kept per user (the inbox is bounded).
     inbox_max_per_user: int = 1000
+    # Deliveries refused for their signature, kept per user apart from those (oldest out).
+    inbox_signature_failures: int = 200
+    # Lines an order or refund may have; beyond, it is quarantined as too_many_lines.
+    max_lines: int = 5000
+    # Seconds a webhook body may take to arrive; past it the answer is 408.
+    body_read_timeout: int = 30
 
     @property
     def token_cache_file(self) -> Path:
-        """Token hashes (never tokens) kept on disk, for a start while the database is down."""
-        return self.spool_dir.parent / "token-hashes.json"
+        """Token hashes (never tokens) kept on disk, for a start while the database is down;
+        in the spool directory, which one service holds (a second one needs its own)."""
+        return self.spool_dir / "token-hashes.json"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         defaults = cls()
         return cls(
-            database_url=default_database_url(env),
+            database_url=check_database_url(default_database_url(env)),
             max_body_bytes=_int(env, "LEDGER_MAX_BODY_BYTES", defaults.max_body_bytes),
             spool_dir=Path(env.get("LEDGER_SPOOL_DIR", str(defaults.spool_dir))).resolve(),
             spool_max_entries=_int(env, "LEDGER_SPOOL_MAX_ENTRIES", defaults.spool_max_entries),
@@ -95,6 +119,11 @@ class Settings:
             log_level=env.get("LEDGER_LOG_LEVEL", defaults.log_level),
             secret_grace=_hours(env, "LEDGER_SECRET_GRACE_HOURS", defaults.secret_grace),
             inbox_max_per_user=_int(env, "LEDGER_INBOX_MAX_PER_USER", defaults.inbox_max_per_user),
+            inbox_signature_failures=_int(
+                env, "LEDGER_INBOX_SIGNATURE_FAILURES", defaults.inbox_signature_failures
+            ),
+            max_lines=_int(env, "LEDGER_MAX_LINES", defaults.max_lines),
+            body_read_timeout=_int(env, "LEDGER_BODY_READ_TIMEOUT", defaults.body_read_timeout),
         )
 
 

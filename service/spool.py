@@ -4,11 +4,17 @@ WooCommerce never retries a delivery we answered 202, so once `Spool.append` ret
 delivery is on disk (file and directory entry both fsynced) and survives a crash or restart.
 One file per delivery; names sort in arrival order. The spool is synchronous on purpose:
 async callers run it through `asyncio.to_thread`.
+
+Each entry names the database it was accepted for, and only a spool of that database
+replays it: two services of one checkout with different databases must never mix their
+deliveries. A service holds an exclusive lock on its spool directory (``lock``), so a second
+one on the same directory refuses to start; each service needs a directory of its own.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import logging
 import os
 import re
@@ -25,7 +31,10 @@ import orjson
 logger = logging.getLogger(__name__)
 
 KINDS = frozenset({"order", "product", "ping"})
-_FORMAT_VERSION = 1
+# 2: entries name their database (1, before that, are replayed by whichever spool reads them).
+_FORMAT_VERSION = 2
+_FORMATS = (1, 2)
+_LOCK_FILE = ".lock"
 _SEQ_DIGITS = 20
 _SUFFIX = ".json"
 _ENTRY_ID = re.compile(rf"\d{{{_SEQ_DIGITS}}}")
@@ -50,6 +59,11 @@ class CorruptEntry(SpoolError):
     """A spooled delivery could not be read; it was moved to the corrupt/ folder."""
 
 
+class SpoolLocked(SpoolError):
+    """Another ledger process uses this spool directory: give each service its own
+    LEDGER_SPOOL_DIR."""
+
+
 @dataclass(frozen=True)
 class SpooledDelivery:
     """A raw webhook delivery, kept byte for byte until the database takes it."""
@@ -69,10 +83,11 @@ class SpooledDelivery:
             raise ValueError("received_at must be timezone-aware")
 
 
-def _encode(d: SpooledDelivery) -> bytes:
+def _encode(d: SpooledDelivery, database: str) -> bytes:
     return orjson.dumps(
         {
             "v": _FORMAT_VERSION,
+            "database": database,
             "user_id": str(d.user_id),
             "platform": d.platform,
             "kind": d.kind,
@@ -85,7 +100,7 @@ def _encode(d: SpooledDelivery) -> bytes:
 
 def _decode(raw: bytes, entry_id: str) -> SpooledDelivery:
     data: Any = orjson.loads(raw)
-    if not isinstance(data, dict) or data.get("v") != _FORMAT_VERSION:
+    if not isinstance(data, dict) or data.get("v") not in _FORMATS:
         raise ValueError("unknown spool entry format")
     headers = data["headers"]
     if not isinstance(headers, dict) or not all(
@@ -124,22 +139,45 @@ def _write_durably(path: Path, data: bytes) -> None:
 class Spool:
     """A directory of pending deliveries, bounded in entries and bytes.
 
-    One process owns a spool directory at a time; within it, a lock serialises appends
-    and removals so the bounds and the sequence stay exact across threads.
+    One process owns a spool directory at a time (``lock``); within it, a lock serialises
+    appends and removals so the bounds and the sequence stay exact across threads. Entries
+    another database's service left (``database`` names this one's) stay where they are,
+    count toward the bounds (they take the disk) but are never listed, read or replayed.
     """
 
-    def __init__(self, directory: Path, max_entries: int, max_bytes: int) -> None:
+    def __init__(
+        self, directory: Path, max_entries: int, max_bytes: int, database: str = ""
+    ) -> None:
         self.directory = Path(directory)
         self.max_entries = max_entries
         self.max_bytes = max_bytes
+        self.database = database
         self._lock = threading.Lock()
+        self._lock_file: int | None = None
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)  # mkdir's mode is masked by umask
         self._next_seq = self._scan_max_seq() + 1
-        sizes = [self._path(e).stat().st_size for e in self.pending()]
-        self._count = len(sizes)
+        self._foreign = self._scan_foreign()
+        sizes = [self._path(e).stat().st_size for e in self._entries()]
+        self._count = sum(1 for e in self._entries() if e not in self._foreign)
         self._bytes = sum(sizes)
         self._warn_leftover_temp_files()
+
+    def lock(self) -> None:
+        """Hold this directory for this process, until ``unlock`` or the process ends;
+        raise SpoolLocked when another process holds it."""
+        fd = os.open(self.directory / _LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise SpoolLocked() from None
+        self._lock_file = fd
+
+    def unlock(self) -> None:
+        if self._lock_file is not None:
+            os.close(self._lock_file)  # closing the descriptor releases the lock
+            self._lock_file = None
 
     def __len__(self) -> int:
         return self._count
@@ -149,9 +187,10 @@ class Spool:
 
     def append(self, delivery: SpooledDelivery) -> str:
         """Store `delivery` durably and return its entry id; raise SpoolFull if over bounds."""
-        data = _encode(delivery)
+        data = _encode(delivery, self.database)
         with self._lock:
-            if self._count + 1 > self.max_entries or self._bytes + len(data) > self.max_bytes:
+            count = self._count + len(self._foreign)
+            if count + 1 > self.max_entries or self._bytes + len(data) > self.max_bytes:
                 raise SpoolFull()
             entry_id = f"{self._next_seq:0{_SEQ_DIGITS}d}"
             tmp = self.directory / f".{entry_id}.{secrets.token_hex(4)}.tmp"
@@ -168,9 +207,34 @@ class Spool:
         return entry_id
 
     def pending(self) -> list[str]:
-        """Entry ids in arrival order; temp files and moved-aside entries are not listed."""
+        """This database's entry ids in arrival order; temp files, moved-aside entries and
+        other databases' entries are not listed."""
+        return [e for e in self._entries() if e not in self._foreign]
+
+    def _entries(self) -> list[str]:
         ids = (m.group(1) for m in map(_FINAL_NAME.fullmatch, os.listdir(self.directory)) if m)
         return sorted(ids)
+
+    def _scan_foreign(self) -> set[str]:
+        """Entries of another database, left by a service of it (logged, never replayed)."""
+        foreign: dict[str, set[str]] = {}
+        for entry_id in self._entries():
+            try:
+                named = orjson.loads(self._path(entry_id).read_bytes()).get("database")
+            except (OSError, ValueError, AttributeError):
+                continue  # unreadable: read() moves it aside in its turn
+            if isinstance(named, str) and named != self.database:
+                foreign.setdefault(named, set()).add(entry_id)
+        for database, ids in foreign.items():
+            logger.warning(
+                "spool %s holds %d deliveries for database %s, not this service's (%s):"
+                " left for a service of that database",
+                self.directory,
+                len(ids),
+                database,
+                self.database,
+            )
+        return set().union(*foreign.values()) if foreign else set()
 
     def read(self, entry_id: str) -> SpooledDelivery:
         """Return the stored delivery; an unreadable one is moved aside and CorruptEntry raised."""

@@ -137,8 +137,9 @@ class TokenCache:
     starts while the database is down still accepts its users' deliveries.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, database: str = "") -> None:
         self.path = path
+        self.database = database  # whose users these are (see db.database_identity)
         self._hashes: dict[bytes, UUID] = {}
 
     def load(self) -> None:
@@ -146,10 +147,13 @@ class TokenCache:
             return
         try:
             stored = orjson.loads(self.path.read_bytes())
-            self._hashes = {bytes.fromhex(h): UUID(u) for h, u in stored.items()}
+            if stored.get("database") != self.database:
+                log.warning("the token cache at %s is another database's: not used", self.path)
+                return
+            self._hashes = {bytes.fromhex(h): UUID(u) for h, u in stored["hashes"].items()}
         except FileNotFoundError:
             return
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, KeyError):
             log.warning("no usable token cache at %s", self.path)
 
     def replace(self, hashes: dict[bytes, UUID]) -> None:
@@ -160,7 +164,8 @@ class TokenCache:
 
     def _save(self) -> None:
         assert self.path is not None
-        data = orjson.dumps({h.hex(): str(u) for h, u in self._hashes.items()})
+        hashes = {h.hex(): str(u) for h, u in self._hashes.items()}
+        data = orjson.dumps({"database": self.database, "hashes": hashes})
         tmp = self.path.with_name(self.path.name + ".tmp")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

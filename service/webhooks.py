@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from aiohttp import web
 
 from service.adapters import shopify, woocommerce
 from service.adapters.common import delivery_headers
-from service.keys import INTAKE
+from service.errors import BodyTimeoutError, IncompleteBodyError
+from service.keys import INTAKE, SETTINGS
+
+log = logging.getLogger(__name__)
 
 _PREFIXES = {"woocommerce": woocommerce.HEADER_PREFIX, "shopify": shopify.HEADER_PREFIX}
 
 
+async def _read(request: web.Request, platform: str) -> bytes:
+    """The whole body, within ``LEDGER_BODY_READ_TIMEOUT``: a body that never finishes
+    arriving must not hold its connection (and a worker) for ever."""
+    try:
+        return await asyncio.wait_for(request.read(), request.app[SETTINGS].body_read_timeout)
+    except TimeoutError:
+        log.info("a %s webhook body did not arrive in time: answered 408", platform)
+        raise BodyTimeoutError() from None
+    except ConnectionResetError:
+        # Nothing to answer and nothing lost: the platform did not finish sending.
+        log.info("a %s webhook client went away before sending the whole body", platform)
+        raise IncompleteBodyError() from None
+
+
 async def _receive(request: web.Request, platform: str, kind: str) -> web.Response:
-    body = await request.read()
+    body = await _read(request, platform)
     if platform == "woocommerce" and woocommerce.is_ping(request.headers, body):
         kind = "ping"
     headers = delivery_headers(request.headers, _PREFIXES[platform])

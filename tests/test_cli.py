@@ -136,3 +136,24 @@ async def test_inbox_list_and_reprocess(client: TestClient, database_url: str, p
 async def test_migrate_is_idempotent(database_url: str):
     code, out, _ = await ledger(database_url, "db", "migrate")
     assert code == 0 and "schema: current" in out
+
+
+async def test_inbox_dismiss(client: TestClient, database_url: str, pool: asyncpg.Pool):
+    code, out, _ = await ledger(database_url, "users", "create", "cli-dismiss", "--json")
+    user = json.loads(out)
+    path = f"/api/webhook/woocommerce/{user['webhook_token']}"
+    for n in range(3):
+        await client.post(path, data=f"webhook_id={n}")
+    bad = await (await client.post(path, data=b"{nope")).json()
+    base = ("inbox", "dismiss", "--user", "cli-dismiss")
+    code, _, err = await ledger(database_url, *base)
+    assert code == 2 and "either an inbox ID or --all-pings" in err
+    code, out, _ = await ledger(database_url, *base, "--all-pings")
+    assert (code, out.strip()) == (0, "3 dismissed")
+    code, out, _ = await ledger(database_url, *base, str(bad["inbox_id"]))
+    assert (code, out.strip()) == (0, "1 dismissed")
+    code, _, err = await ledger(database_url, *base, str(bad["inbox_id"]))
+    assert code == 2 and "no inbox entry" in err
+    async with pool.acquire() as conn:
+        user_id = await conn.fetchval("SELECT user_id FROM users WHERE name = 'cli-dismiss'")
+        assert await conn.fetchval("SELECT count(*) FROM inbox WHERE user_id = $1", user_id) == 0

@@ -18,6 +18,7 @@ from aggregates.values import ZERO
 
 Reason = Literal[
     "invalid_json",
+    "too_many_lines",
     "not_an_order",
     "not_a_product",
     "not_a_refund",
@@ -29,8 +30,13 @@ Reason = Literal[
     "unexpected_source",
 ]
 
-_DECIMAL_TEXT = re.compile(r"[+-]?\d+(?:\.\d+)?")
-_INTEGER_TEXT = re.compile(r"[+-]?\d{1,15}")
+# ASCII digits only: Python's \d (and Decimal, and int) also take full-width or Arabic-Indic
+# digits, which no platform sends and which would not be the amount "exact as sent".
+_DECIMAL_TEXT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,15}")
+# No real order nests deeper than a few levels (an order, its lines, their meta, a value);
+# beyond this a body is refused before anything walks it.
+MAX_DEPTH = 64
 # Bounds that no real order reaches; beyond them a value is an attack or a bug, and letting it
 # through would only fail later, in PostgreSQL, as an internal error.
 _MAX_ADJUSTED_EXPONENT = 15
@@ -55,8 +61,9 @@ class PayloadError(Exception):
 
     def __init__(self, reason: Reason, field: str | None, detail: str) -> None:
         self.reason: Reason = reason
-        self.field = field
-        self.detail = detail
+        self.field = field if field is None or len(field) <= 120 else field[:117] + "..."
+        # A sentence for a person, never an echo of the body: bounded.
+        self.detail = detail if len(detail) <= 200 else detail[:197] + "..."
         super().__init__(f"{field}: {detail}" if field else detail)
 
 
@@ -68,7 +75,7 @@ def parse_json(body: bytes, content_encoding: str | None = None) -> Any:
     """
     if content_encoding and content_encoding.strip().lower() not in ("identity", ""):
         raise PayloadError(
-            "unsupported_encoding", None, f"Content-Encoding {content_encoding[:40]!r}: send JSON"
+            "unsupported_encoding", None, f"Content-Encoding {shown(content_encoding)}: send JSON"
         )
     try:
         # utf-8-sig: some PHP stacks prepend a BOM, which is not a reason to drop a sale.
@@ -83,40 +90,79 @@ def parse_json(body: bytes, content_encoding: str | None = None) -> Any:
         ) from exc
     except (ValueError, RecursionError) as exc:  # huge integers, absurd nesting
         raise PayloadError("invalid_json", None, "body is not valid JSON") from exc
-    return _storable(doc)
+    return storable(doc)
 
 
-def _storable(value: Any) -> Any:
-    """Strings PostgreSQL can store: JSON may carry ``\\u0000`` and lone surrogates, which
-    ``text`` and ``jsonb`` refuse (and one such event would stall a projection for good).
-    NUL becomes U+FFFD and a lone surrogate ``?``; the raw body keeps the original bytes."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            value = value.replace("\x00", "\ufffd")
-        return value.encode("utf-8", "replace").decode("utf-8") if not value.isascii() else value
-    if isinstance(value, list):
-        return [_storable(item) for item in value]
-    if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    return value
+class Altered(str):
+    """A string that ``storable`` had to change: it held a NUL or a lone surrogate.
+
+    Fine as text (a name), never as a key: two ids that differ only there would become one
+    (``"7\\u0000"`` and ``"7\\ufffd"``), so ``ident`` and ``sku`` refuse it.
+    """
+
+
+def _storable_text(value: str) -> str:
+    if value.isascii() and "\x00" not in value:
+        return value
+    fixed = value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    return value if fixed == value else Altered(fixed)
+
+
+def storable(doc: Any) -> Any:
+    """The document with strings PostgreSQL can store: JSON may carry ``\\u0000`` and lone
+    surrogates, which ``text`` and ``jsonb`` refuse (and one such event would stall a
+    projection for good). NUL becomes U+FFFD and a lone surrogate ``?`` (marked ``Altered``);
+    the raw body keeps the original bytes. Walked without recursion, and refused past
+    ``MAX_DEPTH`` levels, so no nesting can exhaust the stack."""
+    root: list[Any] = [doc]
+    stack: list[tuple[Any, Any, int]] = [(root, 0, 0)]
+    while stack:
+        parent, key, depth = stack.pop()
+        value = parent[key]
+        if isinstance(value, str):
+            parent[key] = _storable_text(value)
+        elif isinstance(value, list | dict):
+            if depth >= MAX_DEPTH:
+                raise PayloadError(
+                    "invalid_json", None, f"body nests deeper than {MAX_DEPTH} levels"
+                )
+            if isinstance(value, dict):
+                value = parent[key] = {_storable_text(k): v for k, v in value.items()}
+            stack.extend(
+                (value, k, depth + 1)
+                for k in (value if isinstance(value, dict) else range(len(value)))
+            )
+    return root[0]
 
 
 def _reject_constant(name: str) -> NoReturn:
     raise PayloadError("invalid_json", None, f"body contains {name}, which is not a number")
 
 
+def shown(value: Any, limit: int = 40) -> str:
+    """A value as an error's detail shows it: as JSON writes it (``1E+400``, ``"3"``, never
+    a Python repr such as ``Decimal('1E+400')``), shortened to ``limit`` characters."""
+    if isinstance(value, Decimal):
+        text = str(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            text = "(unprintable)"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _invalid(field: str, expected: str, value: Any) -> PayloadError:
-    shown = repr(value)
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
-    return PayloadError("invalid_field", field, f"expected {expected}, got {shown}")
+    return PayloadError("invalid_field", field, f"expected {expected}, got {shown(value)}")
 
 
-def money(value: Any, field: str, *, optional: bool = False) -> Decimal:
+def money(value: Any, field: str, *, optional: bool = False, signed: bool = False) -> Decimal:
     """An exact amount, keeping the scale it was sent with (``"2.000"`` stays three places).
 
     With ``optional``, a missing or empty value is zero; otherwise it is a ``missing_field``.
-    Floats are refused: by the time a float exists, the exact amount is already lost.
+    Floats are refused: by the time a float exists, the exact amount is already lost. An
+    amount is not negative (a sale of less than nothing is no sale) unless ``signed``, for
+    the few the platform writes negated (WooCommerce's refund totals).
     """
     if value is None or (isinstance(value, str) and not value.strip()):
         if optional:
@@ -132,6 +178,8 @@ def money(value: Any, field: str, *, optional: bool = False) -> Decimal:
     )
     if not plausible:
         raise _invalid(field, "an amount of plausible size", value)
+    if amount < 0 and not signed:
+        raise _invalid(field, "an amount that is not negative", value)
     return amount
 
 
@@ -148,7 +196,7 @@ def _to_decimal(value: Any, field: str) -> Decimal:
 
 
 def optional_money(value: Any, field: str) -> Decimal | None:
-    """An amount that may be absent (a variable product's empty ``price``)."""
+    """An amount that may be absent (a variable product's empty ``price``); not negative."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return money(value, field)
@@ -203,6 +251,8 @@ def ident(value: Any, field: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return str(value) if value else None
     if isinstance(value, str):
+        if isinstance(value, Altered):
+            raise _invalid(field, "an id without NUL or invalid characters", value)
         stripped = value.strip()
         if len(stripped) > _MAX_ID_LENGTH:
             raise _invalid(field, f"an id of at most {_MAX_ID_LENGTH} characters", value)
@@ -212,6 +262,8 @@ def ident(value: Any, field: str) -> str | None:
 
 def sku(value: Any, field: str) -> str | None:
     """A SKU as sent (it may key stock), or ``None`` when blank."""
+    if isinstance(value, Altered):
+        raise _invalid(field, "a SKU without NUL or invalid characters", value)
     found = text(value, field)
     if found is not None and len(found) > _MAX_SKU_LENGTH:
         raise _invalid(field, f"a SKU of at most {_MAX_SKU_LENGTH} characters", value)
@@ -244,7 +296,7 @@ def text(value: Any, field: str | None = None) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, str):
-        return value if value.strip() else None
+        return str(value) if value.strip() else None  # plain str, even of an Altered one
     raise _invalid(field or "?", "text", value)
 
 
@@ -321,3 +373,21 @@ def delivery_headers(headers: Mapping[str, str], prefix: str) -> dict[str, str]:
             # aiohttp decodes non-UTF-8 header bytes with surrogate escapes.
             kept[lowered] = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return kept
+
+
+def check_lines(doc: Any, limit: int) -> None:
+    """Refuse an order or refund of more lines than ``limit``, before anything reads them.
+
+    Real orders have a few lines; tens of thousands under the body size limit would take
+    seconds to record, and their events would stall the projections for every user.
+    """
+    if not isinstance(doc, dict):
+        return
+    for name in ("line_items", "refund_line_items"):
+        lines = doc.get(name)
+        if isinstance(lines, list) and len(lines) > limit:
+            raise PayloadError(
+                "too_many_lines",
+                name,
+                f"{len(lines)} lines; at most {limit} are taken (LEDGER_MAX_LINES)",
+            )

@@ -121,8 +121,11 @@ def _amount(doc: Mapping[str, Any], prefix: str, items: list[tuple[str, Any]]) -
         total += _shop_amount(item, "total_tax", f"{path}.total_tax", optional=True)
     adjustments = list(objects(doc.get("order_adjustments"), f"{prefix}order_adjustments"))
     for path, adjustment in adjustments:
-        total -= _shop_amount(adjustment, "amount", f"{path}.amount")
-        total -= _shop_amount(adjustment, "tax_amount", f"{path}.tax_amount", optional=True)
+        # Shopify writes adjustments negated (money leaving the shop), as WooCommerce refunds.
+        total -= _shop_amount(adjustment, "amount", f"{path}.amount", signed=True)
+        total -= _shop_amount(
+            adjustment, "tax_amount", f"{path}.tax_amount", optional=True, signed=True
+        )
     if not any(adjustment.get("kind") == "shipping_refund" for _, adjustment in adjustments):
         shipping = objects(doc.get("refund_shipping_lines"), f"{prefix}refund_shipping_lines")
         for path, line in shipping:
@@ -140,22 +143,17 @@ def _transactions(doc: Mapping[str, Any], prefix: str) -> Decimal:
         kind = text(item.get("kind"), f"{path}.kind")
         status = text(item.get("status"), f"{path}.status")
         if kind == "refund" and status == "success":
-            amount = money(item.get("amount"), f"{path}.amount")
-            if amount < 0:
-                raise PayloadError(
-                    "invalid_field", f"{path}.amount", "a refund transaction cannot be negative"
-                )
-            total += amount
+            total += money(item.get("amount"), f"{path}.amount")
     return total
 
 
 def _shop_amount(
-    item: Mapping[str, Any], name: str, path: str, *, optional: bool = False
+    item: Mapping[str, Any], name: str, path: str, *, optional: bool = False, signed: bool = False
 ) -> Decimal:
     """``{name}_set.shop_money.amount`` (a string in shop currency) when sent, else ``name``
     (older bodies send a bare JSON number there, ``195.66``, exact once parsed as Decimal)."""
     money_set = as_object(item.get(f"{name}_set"), f"{path}_set")
     shop_money = as_object(money_set.get("shop_money"), f"{path}_set.shop_money")
     if shop_money.get("amount") is not None:
-        return money(shop_money["amount"], f"{path}_set.shop_money.amount")
-    return money(item.get(name), path, optional=optional)
+        return money(shop_money["amount"], f"{path}_set.shop_money.amount", signed=signed)
+    return money(item.get(name), path, optional=optional, signed=signed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.adapters.common import PayloadError, required_ident
+from service.adapters.common import PayloadError, required_ident, shown
 
 
 def is_deletion_notice(doc: Any) -> bool:
@@ -21,5 +21,6 @@ def deleted_id(doc: Any) -> str:
 
 def unsupported_topic(topic: str, where: str) -> PayloadError:
     """The error for a topic this endpoint does not take; the topic is shown, shortened."""
-    shown = repr(topic) if len(topic) <= 60 else repr(topic[:57] + "...")
-    return PayloadError("unsupported_topic", None, f"topic {shown} is not accepted {where}")
+    return PayloadError(
+        "unsupported_topic", None, f"topic {shown(topic, 60)} is not accepted {where}"
+    )

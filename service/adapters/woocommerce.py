@@ -109,7 +109,7 @@ def _refunds(doc: Mapping[str, Any]) -> tuple[Refund, ...]:
     return tuple(
         Refund(
             refund_id=required_ident(item.get("id"), f"{path}.id"),
-            amount=abs(money(item.get("total"), f"{path}.total")),
+            amount=abs(money(item.get("total"), f"{path}.total", signed=True)),
             lines=(),
             created_at=None,
         )
@@ -218,10 +218,11 @@ def classify(topic: str | None, doc: Any, endpoint: str) -> str:
     ``"order_deleted"``, ``"product"`` or ``"product_deleted"``.
 
     The topic header is not signed, so the body decides and the topic only disambiguates: a
-    bare ``{"id": N}`` is a deletion notice under the ``*.deleted`` topic or no topic, and
-    nothing under any other; every other body is a snapshot for the endpoint's parser, whatever
-    the topic says (``order.deleted`` on a full order shows the order, so it is one). A topic
-    of another family, or one we do not know, is refused before the body is looked at.
+    bare ``{"id": N}`` is a deletion notice under the ``*.deleted`` topic only (WooCommerce
+    always names it; without a topic it shows nothing to record), and nothing under any
+    other; every other body is a snapshot for the endpoint's parser, whatever the topic says
+    (``order.deleted`` on a full order shows the order, so it is one). A topic of another
+    family, or one we do not know, is refused before the body is looked at.
     """
     assert endpoint in _TOPICS, endpoint
     topic = (topic or "").strip().lower() or None
@@ -229,11 +230,12 @@ def classify(topic: str | None, doc: Any, endpoint: str) -> str:
         raise unsupported_topic(topic, f"on the WooCommerce {endpoint} endpoint")
     if not is_deletion_notice(doc):
         return endpoint
-    if topic in (None, f"{endpoint}.deleted"):
+    if topic == f"{endpoint}.deleted":
         return f"{endpoint}_deleted"
+    under = f"under {topic}" if topic else "without a topic"
     if endpoint == "order":
-        raise PayloadError("not_an_order", None, f"a bare id under {topic} shows no order")
-    raise PayloadError("not_a_product", None, f"a bare id under {topic} shows no product")
+        raise PayloadError("not_an_order", None, f"a bare id {under} shows no order")
+    raise PayloadError("not_a_product", None, f"a bare id {under} shows no product")
 
 
 def _manage_stock(value: Any) -> str | None:

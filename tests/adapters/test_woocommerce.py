@@ -226,6 +226,26 @@ def test_not_an_order(body: bytes) -> None:
             "line_items[1].total",
         ),
         (b'{"id": 1, "status": "processing", "total": "12,50"}', "invalid_field", "total"),
+        # Less than nothing is no sale.
+        (b'{"id": 1, "status": "processing", "total": "-5.00"}', "invalid_field", "total"),
+        (
+            b'{"id": 1, "status": "processing", "total": "5", "line_items":'
+            b' [{"product_id": 4, "quantity": 1, "total": "-5.00"}]}',
+            "invalid_field",
+            "line_items[0].total",
+        ),
+        (
+            b'{"id": 1, "status": "processing", "total": "5", "line_items":'
+            b' [{"product_id": 4, "quantity": -1, "total": "5.00"}]}',
+            "invalid_field",
+            "line_items[0].quantity",
+        ),
+        (
+            b'{"id": 1, "status": "processing", "total": "\xef\xbc\x93"}',
+            "invalid_field",
+            "total",
+        ),  # a full-width three
+        (b'{"id": "7\\u0000", "status": "processing", "total": "1"}', "invalid_field", "id"),
         (
             b'{"id": 1, "total": "0", "status": "processing", "date_created_gmt": "soon"}',
             "invalid_field",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -129,7 +130,8 @@ def test_statuses_that_are_not_sales_yet_move_nothing():
     for status in ("pending", "failed", "checkout-draft"):
         _, events, outcomes = run(("a", snapshot(status=status)))
         assert outcomes == ["received"]
-        assert names(events) == ["Opened", "OrderReceived", "DetailsNoted"]
+        assert names(events) == ["Opened", "OrderReceived", "DetailsNoted", "StatusNoted"]
+        assert events[3].platform_status == status
 
 
 def test_cancelled_first_is_a_cancelled_sale_without_stock():
@@ -151,7 +153,8 @@ def test_cancelling_a_sale_restores_once_and_reopening_deducts_again():
         ("c", snapshot(status="cancelled", at=3)),
         ("d", snapshot(status="processing", at=4)),
     )
-    assert outcomes == ["recorded", "updated", "duplicate", "updated"]
+    # A newer body that changes nothing is still the newest snapshot: never a "duplicate".
+    assert outcomes == ["recorded", "updated", "updated", "updated"]
     restored = [e for e in events if isinstance(e, Order.StockRestored)]
     assert [(e.product_ref, e.quantity) for e in restored] == [
         ("woocommerce:42", 2),
@@ -212,3 +215,37 @@ def test_repeating_deliveries_changes_nothing(statuses: list[str], data: st.Data
     assert _facts(repeated) == _facts(once)
     # Stock out of the warehouse is never more than one order's worth, nor negative.
     assert stock(repeated).get("woocommerce:42", 0) in (0, -2)
+
+
+def test_an_older_snapshot_is_stale_and_the_same_bytes_a_duplicate():
+    _, _, outcomes = run(
+        ("a", snapshot(status="completed", at=5)),
+        ("b", snapshot(status="processing", at=1)),
+        ("a", snapshot(status="completed", at=5)),
+    )
+    assert outcomes == ["recorded", "stale", "duplicate"]
+
+
+def test_snapshots_without_a_time_are_ordered_by_arrival():
+    """A hand-written body (the curl test) sent again with other content is the newer one,
+    whatever the sha256 of either."""
+    for first, second in (("aaaa", "ffff"), ("ffff", "aaaa")):
+        order, _, outcomes = run(
+            (first, snapshot(status="processing")), (second, snapshot(status="cancelled"))
+        )
+        assert outcomes == ["recorded", "updated"]
+        assert order.status == "cancelled"
+    # And one with a time is newer than any without.
+    order, _, outcomes = run(("a", snapshot(at=1)), ("b", snapshot(status="cancelled")))
+    assert (outcomes, order.status) == (["recorded", "stale"], "sale")
+
+
+def test_an_unsigned_event_id_never_hides_a_new_body():
+    """Shopify's X-Shopify-Event-Id is a header, not signed: a cancelled order body under an
+    event id already seen is still read."""
+    order = Order.open(USER, "shopify", "100")
+    sent = replace(delivery("paid"), event_id="ev-1", webhook_id="wh-1")
+    order.receive(sent, snapshot("shopify", "sale", at=1))
+    again = replace(delivery("cancelled"), event_id="ev-1", webhook_id="wh-1")
+    assert order.receive(again, snapshot("shopify", "cancelled", at=2)) == "updated"
+    assert order.status == "cancelled"

@@ -90,7 +90,7 @@ def test_a_cancellation_removes_the_bookkeeping_and_the_status_gives_the_stock_b
 def test_an_older_snapshot_with_the_bookkeeping_changes_no_stock():
     newer = snapshot(status="refunded", lines=(kept(0, 2),), at=5, refunds=[_refund("27")])
     _, events, outcomes = run(("a", newer), ("b", snapshot(lines=(kept(2),), at=1)))
-    assert outcomes == ["recorded", "duplicate"]
+    assert outcomes == ["recorded", "stale"]
     assert stock(events) == {}
 
 

@@ -69,17 +69,46 @@ async def test_an_adjustment_moves_stock_once_per_key(
 
 
 async def test_a_product_not_seen_yet_can_be_given_an_opening_balance(client, merchant):
+    """Only when asked: a mistyped reference must not make a phantom product."""
+    opening = {"by": 12, "reason": "opening balance"}
+    status, body = await _adjust(client, merchant, opening, "open-1", ref="shopify:777")
+    assert (status, body["error"]) == (404, "not_found")
+    assert '"create": true' in body["detail"]
+    assert await stock_of(client, merchant, "shopify:777") is None
     status, body = await _adjust(
-        client, merchant, {"by": 12, "reason": "opening balance"}, "open-1", ref="shopify:777"
+        client, merchant, {**opening, "create": True}, "open-1", ref="shopify:777"
     )
     assert (status, body["quantity"]) == (201, 12)
     assert await stock_of(client, merchant, "shopify:777") == 12
 
 
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "woocommerce:%FF",
+        "woocommerce:%2542",
+        "woocommerce:sku:",
+        "woocommerce:a%20b",
+        "woocommerce:",
+    ],
+)
+async def test_malformed_references_are_refused(client, merchant: Merchant, ref: str):
+    """A path that does not decode, a double-encoded one, an empty SKU: never a product."""
+    body = {"by": 1, "reason": "typo", "create": True}
+    resp = await client.post(
+        f"/api/stock/{ref}/adjustments",
+        json=body,
+        headers={**merchant.auth, "Idempotency-Key": "k"},
+    )
+    assert resp.status in (400, 404), ref
+    items = (await (await client.get("/api/stock", headers=merchant.auth)).json())["items"]
+    assert items == []
+
+
 async def test_concurrent_requests_with_one_key_adjust_once(
     client: TestClient, merchant: Merchant, pool: asyncpg.Pool
 ):
-    body = {"by": 4, "reason": "delivery from supplier"}
+    body = {"by": 4, "reason": "delivery from supplier", "create": True}
     answers = await asyncio.gather(*(_adjust(client, merchant, body, "same-key") for _ in range(6)))
     assert sorted(status for status, _ in answers) == [200] * 5 + [201]
     assert len({a["adjustment_id"] for _, a in answers}) == 1
@@ -148,8 +177,9 @@ async def test_adjustments_need_the_api_key_and_stay_with_their_user(
     assert resp.status == 401
 
     other = await create_merchant(pool)
-    status, mine = await _adjust(client, merchant, body, "shared-key")
-    status2, theirs = await _adjust(client, other, {"by": 5, "reason": "theirs"}, "shared-key")
+    status, mine = await _adjust(client, merchant, {**body, "create": True}, "shared-key")
+    theirs_body = {"by": 5, "reason": "theirs", "create": True}
+    status2, theirs = await _adjust(client, other, theirs_body, "shared-key")
     assert (status, status2) == (201, 201)
     assert mine["adjustment_id"] != theirs["adjustment_id"]
     assert await stock_of(client, merchant, REF) == 1

@@ -46,7 +46,7 @@ async def test_woo_same_second_ties_go_to_the_later_status(client: TestClient, m
     late = await _post(
         client, merchant.woo_orders(), woo_order(1, "pending", date_modified_gmt=same)
     )
-    assert late["status"] == "duplicate"  # pending ranks before processing within a second
+    assert late["status"] == "stale"  # pending ranks before processing within a second
     assert (await _sale(client, merchant))["platform_status"] == "processing"
     assert await stock_of(client, merchant, "woocommerce:42") == -2
 
@@ -54,7 +54,7 @@ async def test_woo_same_second_ties_go_to_the_later_status(client: TestClient, m
 async def test_woo_stale_snapshots_change_nothing(client: TestClient, merchant: Merchant):
     await _post(client, merchant.woo_orders(), woo_order(2, "completed", date_modified_gmt=_at(5)))
     stale = woo_order(2, "cancelled", date_modified_gmt=_at(1))
-    assert (await _post(client, merchant.woo_orders(), stale))["status"] == "duplicate"
+    assert (await _post(client, merchant.woo_orders(), stale))["status"] == "stale"
     sale = await _sale(client, merchant)
     assert (sale["status"], sale["platform_status"]) == ("sale", "completed")
     assert await stock_of(client, merchant, "woocommerce:42") == -2
@@ -197,30 +197,33 @@ async def test_shopify_cancelled_before_create_is_one_cancelled_sale(client, mer
     late = await _post(
         client, merchant.shopify_orders(), created, **{"X-Shopify-Topic": "orders/create"}
     )
-    assert late["status"] == "duplicate"
+    assert late["status"] == "stale"
     sale = await _sale(client, merchant)
     assert sale["status"] == "cancelled"
     # A cancelled Shopify order keeps its deduction unless a refund restocks it.
     assert await stock_of(client, merchant, "shopify:51") == -2
 
 
-async def test_shopify_stale_updates_change_nothing_and_event_ids_deduplicate(client, merchant):
+async def test_shopify_stale_updates_change_nothing_and_event_ids_hide_no_body(client, merchant):
     edited = _shopify_order("2026-05-01T11:00:00Z", total_price="40.00")
     edited["line_items"][0]["quantity"] = 3
     await _post(client, merchant.shopify_orders(), edited, **{"X-Shopify-Event-Id": "e-2"})
     older = _shopify_order("2026-05-01T10:00:00Z")
-    assert (await _post(client, merchant.shopify_orders(), older))["status"] == "duplicate"
+    assert (await _post(client, merchant.shopify_orders(), older))["status"] == "stale"
     sale = await _sale(client, merchant)
     assert (sale["total"], sale["lines"][0]["quantity"]) == ("40.00", 3)
     assert await stock_of(client, merchant, "shopify:51") == -3
-    # A retry of event e-2 is a duplicate, whatever its body looks like.
-    retry = await _post(
-        client,
-        merchant.shopify_orders(),
-        _shopify_order("2026-05-01T13:00:00Z"),
-        **{"X-Shopify-Event-Id": "e-2"},
-    )
+    # A retry resends the same bytes: a duplicate. Other bytes under the same event id (an
+    # unsigned header) are read for what they show: here a cancellation.
+    retry = await _post(client, merchant.shopify_orders(), edited, **{"X-Shopify-Event-Id": "e-2"})
     assert retry["status"] == "duplicate"
+    cancelled = _shopify_order(
+        "2026-05-01T13:00:00Z", cancelled_at="2026-05-01T13:00:00Z", financial_status="voided"
+    )
+    headers = {"X-Shopify-Event-Id": "e-2", "X-Shopify-Topic": "orders/cancelled"}
+    again = await _post(client, merchant.shopify_orders(), cancelled, **headers)
+    assert again["status"] == "updated"
+    assert (await _sale(client, merchant))["status"] == "cancelled"
 
 
 async def test_shopify_order_edits_move_only_the_difference(client, merchant: Merchant):
@@ -461,20 +464,33 @@ async def test_the_lookup_shows_the_sales_platform_status_not_a_late_receipts(cl
     )
     assert (await _lookup(client, merchant, 60))["platform_status"] == "trash"
     stale = woo_order(60, "processing", date_modified_gmt=_at(1))
-    assert (await _post(client, merchant.woo_orders(), stale))["status"] == "duplicate"
+    assert (await _post(client, merchant.woo_orders(), stale))["status"] == "stale"
     found = await _lookup(client, merchant, 60)
     assert (found["status"], found["platform_status"]) == ("sale", "trash")
     assert (await _sale(client, merchant))["platform_status"] == "trash"
 
 
 async def test_a_deleted_order_that_is_no_sale_shows_the_trash_in_the_lookup(client, merchant):
-    await _post(client, merchant.woo_orders(), woo_order(61, "pending", date_modified_gmt=_at(1)))
+    await _post(client, merchant.woo_orders(), woo_order(61, "failed", date_modified_gmt=_at(5)))
     await _post(
         client, merchant.woo_orders(), {"id": 61}, **{"X-WC-Webhook-Topic": "order.deleted"}
     )
-    resp = await client.get("/api/lookup/woocommerce/orders/61", headers=merchant.auth)
-    assert resp.status == 404
-    assert "platform status is trash" in (await resp.json())["detail"]
+
+    async def detail() -> str:
+        resp = await client.get("/api/lookup/woocommerce/orders/61", headers=merchant.auth)
+        assert resp.status == 404
+        return str((await resp.json())["detail"])
+
+    assert "platform status is trash" in await detail()
+    # A late older snapshot changes nothing anywhere, the lookup included.
+    stale = woo_order(61, "pending", date_modified_gmt=_at(1))
+    assert (await _post(client, merchant.woo_orders(), stale))["status"] == "stale"
+    assert "platform status is trash" in await detail()
+    back = woo_order(61, "pending", date_modified_gmt=_at(9))
+    await _post(client, merchant.woo_orders(), back, **{"X-WC-Webhook-Topic": "order.restored"})
+    assert "platform status is pending" in await detail()
+    await _post(client, merchant.woo_orders(), stale)  # again: stale, and a duplicate now
+    assert "platform status is pending" in await detail()
 
 
 async def test_a_cancelled_sale_keeps_its_total_and_is_worth_nothing(client, merchant):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.spool import CorruptEntry, Spool, SpooledDelivery, SpoolFull
+from service.spool import CorruptEntry, Spool, SpooledDelivery, SpoolFull, SpoolLocked
 
 USER = uuid.UUID("00000000-0000-4000-8000-000000000001")
 SECRET_HEADER = "sig-SECRET-do-not-log"
@@ -216,3 +216,33 @@ def test_delivery_rejects_naive_time_and_unknown_kind() -> None:
         SpooledDelivery(USER, "woocommerce", "order", {}, b"", datetime(2024, 1, 1))
     with pytest.raises(ValueError):
         delivery(kind="refund")
+
+
+def test_entries_of_another_database_are_never_replayed_here(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two services of one checkout with different databases: what one spooled is never
+    replayed into the other's database, and stays for its own service."""
+    x = Spool(tmp_path, max_entries=3, max_bytes=10_000_000, database="db:5432/x")
+    mine = x.append(delivery(b'{"id": 1}'))
+    y = Spool(tmp_path, max_entries=3, max_bytes=10_000_000, database="db:5432/y")
+    assert y.pending() == [] and y.is_empty()
+    assert "1 deliveries for database db:5432/x" in caplog.text
+    theirs = y.append(delivery(b'{"id": 2}'))
+    assert y.pending() == [theirs]
+    y.append(delivery(b'{"id": 3}'))
+    with pytest.raises(SpoolFull):  # x's entry still takes its room on the disk
+        y.append(delivery(b'{"id": 4}'))
+    again = Spool(tmp_path, max_entries=3, max_bytes=10_000_000, database="db:5432/x")
+    assert again.pending() == [mine]
+
+
+def test_one_service_holds_a_spool_directory(tmp_path: Path) -> None:
+    first = big_spool(tmp_path)
+    first.lock()
+    second = big_spool(tmp_path)
+    with pytest.raises(SpoolLocked):
+        second.lock()
+    first.unlock()
+    second.lock()  # free again once the first lets go
+    second.unlock()

@@ -67,7 +67,7 @@ async def _shopify(client: TestClient, merchant: Merchant, name: str, topic: str
 
 async def _adjust(client: TestClient, merchant: Merchant, ref: str, by: int, key: str) -> None:
     headers = {**merchant.auth, "Idempotency-Key": key}
-    body = {"by": by, "reason": f"counted {key}"}
+    body = {"by": by, "reason": f"counted {key}", "create": True}
     resp = await client.post(f"/api/stock/{ref}/adjustments", json=body, headers=headers)
     assert resp.status == 201, await resp.text()
 
