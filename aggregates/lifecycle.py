@@ -94,6 +94,19 @@ def snapshot_key(
     return (modified_at, rank, body_sha256)
 
 
+def stored_key(value: Any, receipts: dict[int, str]) -> tuple[datetime, int, str] | None:
+    """A snapshot key as a correction stored it, in today's form: a key of a snapshot without
+    a time stored before such snapshots were ordered by arrival names its body's sha256,
+    which ``receipts`` (receipt version -> sha256) turns back into its arrival."""
+    if not value:
+        return None
+    when, rank, last = value
+    if when == _NO_TIME and len(last) == 64:
+        arrival = next((v for v, sha in receipts.items() if sha == last), 0)
+        return (when, 0, f"{arrival:020d}")
+    return (when, rank, last)
+
+
 def line_keys(lines: tuple[OrderLine, ...], platform: str) -> list[str | None]:
     """Which line each stock movement belongs to, stable across snapshots of one order.
 

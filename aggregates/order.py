@@ -29,6 +29,7 @@ from aggregates.lifecycle import (
     holds_stock,
     keeps_own_books,
     snapshot_key,
+    stored_key,
 )
 from aggregates.order_correction import differences, plan, stock_moves
 from aggregates.order_stock import Move, name_refund_restocks, plan_refund_restocks, plan_settle
@@ -247,9 +248,9 @@ class Order(Aggregate):
         trash_after: datetime | None = None
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.latest_key = tuple(self.latest_key) if self.latest_key else None
+            aggregate.latest_key = stored_key(self.latest_key, aggregate.receipts)
             aggregate.latest_platform_status = self.latest_platform_status
-            aggregate.known_key = tuple(self.known_key) if self.known_key else None
+            aggregate.known_key = stored_key(self.known_key, aggregate.receipts)
             aggregate.known_status = self.known_status
             aggregate.ever_sale = self.ever_sale
             aggregate.refund_restored = {(r, k): n for r, k, n in self.refund_restored}

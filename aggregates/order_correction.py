@@ -32,6 +32,12 @@ def differences(live: Any, fresh: Any) -> list[str]:
             f"status: {live.status}/{live.platform_status} -> "
             f"{fresh.status}/{fresh.platform_status}"
         )
+    if not (live.is_sale or fresh.is_sale) and (
+        live.noted_platform_status != fresh.noted_platform_status
+    ):
+        found.append(
+            f"platform status: {live.noted_platform_status} -> {fresh.noted_platform_status}"
+        )
     if fresh.is_sale and live.details != fresh.details:
         changed = sorted(k for k in fresh.details if live.details.get(k) != fresh.details[k])
         found.append("details: " + ", ".join(changed))
@@ -64,6 +70,8 @@ def plan(live: Any, fresh: Any) -> list[Planned]:
         )
     elif live.is_sale:
         planned += _sale_changes(live, fresh)
+    elif fresh.noted_platform_status not in (None, live.noted_platform_status):
+        planned.append(("StatusNoted", {"platform_status": fresh.noted_platform_status}))
     for refund_id in sorted(set(fresh.refunds) - set(live.refunds)):
         refund = fresh.refunds[refund_id]
         planned.append(

@@ -49,12 +49,11 @@ def check_key(key: str) -> str:
     return key
 
 
-# What a delivery can make a product reference of (see aggregates.values.product_ref): an
-# id of at most 64 characters without spaces, or a SKU of at most 255; never a control
-# character, nor a percent-escape left undecoded (a path that did not decode as UTF-8).
-_ID = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
-_SKU = re.compile(r"[^\x00-\x1f\x7f]{1,255}")
-_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+# What a delivery can make a product reference of (see aggregates.values.product_ref and the
+# adapters' ident and sku): an id of at most 64 characters, or a SKU of at most 255, neither
+# blank nor holding a NUL.
+_ID = re.compile(r"[^\x00]{1,64}")
+_SKU = re.compile(r"[^\x00]{1,255}")
 
 
 def check_product_ref(product_ref: str) -> str:
@@ -62,16 +61,14 @@ def check_product_ref(product_ref: str) -> str:
     make them; nothing else can ever hold stock."""
     platform, _, rest = product_ref.partition(":")
     sku = rest.removeprefix("sku:") if rest.startswith("sku:") else None
-    formed = (
-        _SKU.fullmatch(sku) is not None and bool(sku.strip())
-        if sku is not None
-        else _ID.fullmatch(rest) is not None
-    )
+    if sku is not None:  # a SKU is kept as sent, spaces and all, but is never blank
+        formed = _SKU.fullmatch(sku) is not None and bool(sku.strip())
+    else:  # an id is stripped
+        formed = _ID.fullmatch(rest) is not None and rest.strip() == rest
     if (
         platform not in PLATFORMS
         or not formed
         or not _is_text(product_ref)
-        or _ESCAPE.search(product_ref)
         or len(product_ref) > MAX_PRODUCT_REF_LENGTH
     ):
         raise InvalidAdjustmentError(

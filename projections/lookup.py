@@ -50,9 +50,9 @@ WHERE order_id = $1 AND EXISTS (
 
 class LookupProjection:
     name = "lookup"
-    # 2: no copies of the receipts' JSON in order_lookup; 3: the platform status the order's
-    # events decide (the trash of a deletion notice, never that of a late older receipt)
-    version = 3
+    # 2: no copies of the receipts' JSON in order_lookup; 3: a sale's platform status from its
+    # events; 4: another order's from StatusNoted (the ``noted`` column)
+    version = 4
     topics = topics(
         Order.OrderReceived, Order.SaleRecorded, Order.SaleStatusChanged, Order.StatusNoted
     )

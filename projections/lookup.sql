@@ -1,8 +1,9 @@
 -- The lookup projection: a platform's external order id to our order (and sale) id.
 -- Version 2: the receipts' audit views live in lookup_receipts only; an order names its
 -- latest platform status and the receipt of its sale, not copies of their JSON.
--- Version 3: the platform status is what the order's events decide (a sale's in its status
--- events, another order's in StatusNoted, once it has one), never a late older receipt's.
+-- Versions 3 and 4: the platform status is what the order's events decide (a sale's in its
+-- status events, another order's in StatusNoted, once it has one), never a late older
+-- receipt's.
 CREATE TABLE IF NOT EXISTS order_lookup (
     order_id uuid PRIMARY KEY,
     user_id uuid NOT NULL,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -18,6 +19,7 @@ import asyncpg
 from aggregates.stock_adjustment import (
     AdjustmentConflictError,
     AdjustmentOutcome,
+    InvalidAdjustmentError,
     StockAdjustment,
     check_adjustment,
     check_key,
@@ -40,7 +42,7 @@ class UnknownProductError(LookupError):
 class Adjustment:
     """What became of one adjustment request; ``notification_id`` is its event's position."""
 
-    status: AdjustmentOutcome
+    status: AdjustmentOutcome | Literal["refused"]
     adjustment_id: UUID
     product_ref: str
     by: int
@@ -164,11 +166,15 @@ async def reconcile(
     """
     done = []
     for d in found:
+        aggregate_id = StockAdjustment.create_id(user_id, d.key)
         try:
             done.append(
                 await adjust(pool, store, user_id, d.key, d.product_ref, d.by, d.reason, actor)
             )
         except AdjustmentConflictError:
-            aggregate_id = StockAdjustment.create_id(user_id, d.key)
             done.append(Adjustment("duplicate", aggregate_id, d.product_ref, d.by, None))
+        except InvalidAdjustmentError:
+            # A reference no adjustment can take (beyond what deliveries make): left alone,
+            # and reported, so that it does not stop the other products.
+            done.append(Adjustment("refused", aggregate_id, d.product_ref, d.by, None))
     return done

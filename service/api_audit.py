@@ -7,6 +7,7 @@ of the query API, and every user sees only their own data.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from aiohttp import web
@@ -57,9 +58,20 @@ async def _adjustment_body(request: web.Request) -> tuple[Any, Any, bool]:
     return doc.get("by"), doc.get("reason"), create
 
 
+def _product_ref(request: web.Request) -> str:
+    """The path's product reference, percent-decoded once; one whose escapes are not UTF-8
+    (``woocommerce:%FF``, which the router leaves as it is) names nothing."""
+    raw = request.raw_path.split("?", 1)[0].split("/")[3]
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidParameterError("the product reference is not UTF-8 once decoded") from None
+    return request.match_info["product_ref"]
+
+
 async def post_adjustment(request: web.Request) -> web.Response:
     user_id = await authenticate(request)
-    product_ref = request.match_info["product_ref"]
+    product_ref = _product_ref(request)
     key = _idempotency_key(request)
     by, reason, create = await _adjustment_body(request)
     pool = request.app[POOL]

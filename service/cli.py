@@ -342,6 +342,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _inbox_id(value: str) -> int:
+    if not (value.isascii() and value.isdigit() and len(value) <= 19 and 0 < int(value) < 2**63):
+        raise argparse.ArgumentTypeError(f"an inbox id is a whole number, not {value[:30]}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledger", description=__doc__.splitlines()[0])
     top = parser.add_subparsers(dest="area", required=True)
@@ -381,10 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
     ib_list.add_argument("--user", required=True)
     again = ib_cmds.add_parser("reprocess", help="run quarantined deliveries again")
     again.add_argument("--user", required=True)
-    again.add_argument("id", nargs="?", type=int)
+    again.add_argument("id", nargs="?", type=_inbox_id)
     gone = ib_cmds.add_parser("dismiss", help="delete an inbox entry, or every ping")
     gone.add_argument("--user", required=True)
-    gone.add_argument("id", nargs="?", type=int)
+    gone.add_argument("id", nargs="?", type=_inbox_id)
     gone.add_argument("--all-pings", action="store_true")
     _AREA_COMMANDS.update(cli_projections.register(top))
     _AREA_COMMANDS.update(cli_reprocess.register(top))

@@ -181,8 +181,13 @@ async def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
             _print(f"{len(found)} to reconcile; --apply appends the adjustments")
             return 0
         done = await adjustments.reconcile(pool, EventStore(), user_id, found, f"cli:{os_user()}")
+        whats = {
+            "adjusted": "adjusted",
+            "duplicate": "already adjusted for this report",
+            "refused": "not adjusted: no adjustment takes this reference",
+        }
         for a in done:
-            what = "adjusted" if a.status == "adjusted" else "already adjusted for this report"
+            what = whats[a.status]
             _print(f"{a.product_ref}: {what} by {_signed(a.by)} (adjustment {a.adjustment_id})")
         return 0
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -74,12 +75,22 @@ def database_name(url: str) -> str:
     return name or "postgres"
 
 
-def database_identity(url: str) -> str:
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def database_identity(url: str, env: Mapping[str, str] | None = None) -> str:
     """Which database a URL names, whoever connects: ``host:port/name``, no user, no
     password. What the spool and the token cache are kept for, so that a service of another
-    database sharing the folder never replays or trusts them."""
+    database sharing the folder never replays or trusts them. The host and port come from
+    the URL, its ``host``/``port`` query parameters or ``PGHOST``/``PGPORT``, as libpq takes
+    them; every spelling of this machine is one host."""
+    env = os.environ if env is None else env
     parts = urlsplit(url)
-    return f"{(parts.hostname or 'localhost').lower()}:{parts.port or 5432}/{database_name(url)}"
+    query = parse_qs(parts.query)
+    host = parts.hostname or (query.get("host") or [""])[0] or env.get("PGHOST") or "localhost"
+    port = parts.port or (query.get("port") or [""])[0] or env.get("PGPORT") or 5432
+    host = "localhost" if host.lower() in _LOOPBACK else host.lower()
+    return f"{host}:{port}/{database_name(url)}"
 
 
 async def ensure_database(url: str) -> bool:

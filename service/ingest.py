@@ -108,8 +108,7 @@ class Ingestor:
                 raise _unexpected_source(delivery.source)
             doc = parse_json(d.body, d.headers.get("content-encoding"))
             what = _classify(adapter, d, delivery.topic, doc)
-            if what in ("order", "refund"):
-                check_lines(doc, self.max_lines)
+            check_lines(doc, self.max_lines)
             return await self._record(adapter, what, d, delivery, doc)
         except UnexpectedSourceError:
             return await self._reject(d, _unexpected_source(delivery.source), keep_rejected)

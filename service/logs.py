@@ -35,6 +35,10 @@ _REQUEST_LOGGERS = (
     "aiohttp.websocket",
     "asyncio",
 )
+# The secrets this service issues carry a visible prefix (service/users.py: TOKEN_PREFIX,
+# API_KEY_PREFIX), so one is scrubbed wherever it appears, also in a mistyped path that no
+# rule below recognises as a webhook path.
+_ISSUED = re.compile(r"\b(whk|key)_[A-Za-z0-9_-]{8,}")
 _SEPARATORS = re.compile(r"[/\\]+")
 _SPLIT = re.compile(r"([/\\]+)")
 _UNSAFE_CHARS = re.compile(r"[^\x20-\x7e]")
@@ -80,7 +84,7 @@ def redact_path(path: str) -> str:
     known route suffixes. The rest is written as it came, separators and percent-encoding
     too, so a mistyped path never looks like the one that works.
     """
-    path = path.split("?", 1)[0].split("#", 1)[0]
+    path = _ISSUED.sub(rf"\1_{REDACTED}", path.split("?", 1)[0].split("#", 1)[0])
     parts = _SPLIT.split(path)  # segments at even positions, separators between them
     after = None  # how many segments since the webhook one
     for i in range(0, len(parts), 2):
@@ -117,6 +121,7 @@ def _redact_word(match: re.Match[str]) -> str:
 def redact_text(text: str) -> str:
     """Scrub webhook paths, Bearer/Basic credentials and `secret: value` pairs from text."""
     text = _WORD.sub(_redact_word, text)
+    text = _ISSUED.sub(rf"\1_{REDACTED}", text)
     text = _AUTH_SCHEME.sub(rf"\1\2{REDACTED}", text)
     return _SECRET_FIELD.sub(rf"\1\2{REDACTED}", text)
 

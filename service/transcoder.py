@@ -78,6 +78,8 @@ class OrjsonTranscoder(Transcoder):
         kind = type(obj)
         if kind in _PLAIN:
             return obj
+        if isinstance(obj, str):  # a str subclass (adapters mark altered text): as text
+            return str(obj)
         if kind is dict:
             return {key: self._to_json(value) for key, value in obj.items()}
         if kind is list or kind is tuple:

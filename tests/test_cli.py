@@ -157,3 +157,10 @@ async def test_inbox_dismiss(client: TestClient, database_url: str, pool: asyncp
     async with pool.acquire() as conn:
         user_id = await conn.fetchval("SELECT user_id FROM users WHERE name = 'cli-dismiss'")
         assert await conn.fetchval("SELECT count(*) FROM inbox WHERE user_id = $1", user_id) == 0
+
+
+async def test_an_inbox_id_beyond_any_is_refused_in_one_line(database_url: str):
+    for command in ("dismiss", "reprocess"):
+        args = ("inbox", command, "--user", "nobody", "9" * 30)
+        code, _, err = await ledger(database_url, *args)
+        assert code == 2 and "an inbox id is a whole number" in err, err

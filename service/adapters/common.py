@@ -375,19 +375,31 @@ def delivery_headers(headers: Mapping[str, str], prefix: str) -> dict[str, str]:
     return kept
 
 
-def check_lines(doc: Any, limit: int) -> None:
-    """Refuse an order or refund of more lines than ``limit``, before anything reads them.
+# The lists of a body whose items become events or rows: an order's lines and refunds (and
+# their lines), a refund's lines, a product's variants.
+_COUNTED = ("line_items", "refunds", "refund_line_items", "variants")
 
-    Real orders have a few lines; tens of thousands under the body size limit would take
+
+def check_lines(doc: Any, limit: int) -> None:
+    """Refuse a body whose lines, refunds, refund lines and variants add up to more than
+    ``limit``, before anything reads them.
+
+    Real orders have a few of each; tens of thousands under the body size limit would take
     seconds to record, and their events would stall the projections for every user.
     """
     if not isinstance(doc, dict):
         return
-    for name in ("line_items", "refund_line_items"):
-        lines = doc.get(name)
-        if isinstance(lines, list) and len(lines) > limit:
-            raise PayloadError(
-                "too_many_lines",
-                name,
-                f"{len(lines)} lines; at most {limit} are taken (LEDGER_MAX_LINES)",
-            )
+    count = 0
+    for name in _COUNTED:
+        items = doc.get(name)
+        if isinstance(items, list):
+            count += len(items)
+            if name == "refunds":
+                nested = (r.get("refund_line_items") for r in items if isinstance(r, dict))
+                count += sum(len(lines) for lines in nested if isinstance(lines, list))
+    if count > limit:
+        raise PayloadError(
+            "too_many_lines",
+            None,
+            f"{count} lines, refunds and variants; at most {limit} are taken (LEDGER_MAX_LINES)",
+        )

@@ -13,6 +13,7 @@ from multidict import CIMultiDict
 
 from service.adapters.common import (
     PayloadError,
+    check_lines,
     delivery_headers,
     divide,
     ident,
@@ -357,3 +358,13 @@ def test_ids_that_differ_never_become_one(one: str, other: str) -> None:
     with pytest.raises(PayloadError):
         sku(doc["a"], "sku")
     assert type(text(doc["a"], "name")) is str  # as text it stays storable, and plain
+
+
+def test_every_list_that_becomes_events_counts_toward_the_line_limit() -> None:
+    doc = {"line_items": [{}], "refunds": [{"refund_line_items": [{}, {}]}] * 3}
+    check_lines(doc, 10)  # 1 line, 3 refunds, 6 refund lines
+    with pytest.raises(PayloadError) as caught:
+        check_lines(doc, 9)
+    assert caught.value.reason == "too_many_lines"
+    with pytest.raises(PayloadError):
+        check_lines({"variants": [{}] * 11}, 10)

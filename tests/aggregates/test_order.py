@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregates.ids import order_id
+from aggregates.lifecycle import stored_key
 from aggregates.order import Order
 from aggregates.values import Customer, Delivery, OrderLine, OrderSnapshot, SaleStatus
 
@@ -249,3 +250,14 @@ def test_an_unsigned_event_id_never_hides_a_new_body():
     again = replace(delivery("cancelled"), event_id="ev-1", webhook_id="wh-1")
     assert order.receive(again, snapshot("shopify", "cancelled", at=2)) == "updated"
     assert order.status == "cancelled"
+
+
+def test_a_correction_stored_before_arrival_order_reads_in_todays_form():
+    """A correction of an older version stored a timeless snapshot's key with its sha256:
+    replayed, it names that snapshot's arrival, so later timeless snapshots stay newer."""
+    sha = "ab" * 32
+    old = (datetime.min.replace(tzinfo=UTC), 4, sha)
+    assert stored_key(list(old), {2: sha, 5: "cd" * 32}) == (old[0], 0, f"{2:020d}")
+    timed = (datetime(2026, 1, 1, tzinfo=UTC), 4, sha)
+    assert stored_key(list(timed), {}) == timed
+    assert stored_key(None, {}) is None

@@ -10,6 +10,7 @@ from aggregates.stock_adjustment import (
     AdjustmentConflictError,
     InvalidAdjustmentError,
     StockAdjustment,
+    check_product_ref,
 )
 
 
@@ -67,3 +68,34 @@ def test_rules(ref, by, reason):
 def test_keys_are_bounded_text(key):
     with pytest.raises(InvalidAdjustmentError):
         StockAdjustment.open(uuid4(), key)
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "woocommerce:42",
+        "woocommerce:A B",
+        "woocommerce:sku:A\tB",
+        "woocommerce:sku:50%25OFF",
+        "shopify:sku: spaced ",
+        "woocommerce:%42",
+    ],
+)
+def test_every_reference_a_delivery_can_make_is_taken(ref: str) -> None:
+    assert check_product_ref(ref) == ref
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "woocommerce:",
+        "woocommerce:sku:",
+        "woocommerce:sku:  ",
+        "woocommerce: 42",
+        "x:1",
+        "woocommerce:4\x002",
+    ],
+)
+def test_references_no_delivery_makes_are_refused(ref: str) -> None:
+    with pytest.raises(InvalidAdjustmentError):
+        check_product_ref(ref)

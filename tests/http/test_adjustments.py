@@ -83,17 +83,11 @@ async def test_a_product_not_seen_yet_can_be_given_an_opening_balance(client, me
 
 
 @pytest.mark.parametrize(
-    "ref",
-    [
-        "woocommerce:%FF",
-        "woocommerce:%2542",
-        "woocommerce:sku:",
-        "woocommerce:a%20b",
-        "woocommerce:",
-    ],
+    "ref", ["woocommerce:%FF", "woocommerce:sku:", "woocommerce:sku:%20", "woocommerce:"]
 )
 async def test_malformed_references_are_refused(client, merchant: Merchant, ref: str):
-    """A path that does not decode, a double-encoded one, an empty SKU: never a product."""
+    """A path that does not decode as UTF-8, an empty or blank SKU, no id: never a product,
+    even when asked to create one."""
     body = {"by": 1, "reason": "typo", "create": True}
     resp = await client.post(
         f"/api/stock/{ref}/adjustments",
@@ -103,6 +97,20 @@ async def test_malformed_references_are_refused(client, merchant: Merchant, ref:
     assert resp.status in (400, 404), ref
     items = (await (await client.get("/api/stock", headers=merchant.auth)).json())["items"]
     assert items == []
+
+
+@pytest.mark.parametrize("ref", ["woocommerce:%2542", "woocommerce:a%20b"])
+async def test_escapes_are_decoded_once_and_name_no_known_product(client, merchant, ref: str):
+    """``%2542`` is the id ``%42``, ``a%20b`` the id ``a b``: references a delivery could
+    make, but never seen, so not adjusted without "create"."""
+    body = {"by": 1, "reason": "typo"}
+    headers = {**merchant.auth, "Idempotency-Key": "k"}
+    resp = await client.post(f"/api/stock/{ref}/adjustments", json=body, headers=headers)
+    assert resp.status == 404
+    assert (
+        "never seen woocommerce:" + ref.split(":")[1].replace("%25", "%").replace("%20", " ")
+        in (await resp.json())["detail"]
+    )
 
 
 async def test_concurrent_requests_with_one_key_adjust_once(

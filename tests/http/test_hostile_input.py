@@ -164,13 +164,13 @@ async def test_orders_of_too_many_lines_are_quarantined(settings: Settings, merc
         ]
         resp = await client.post(merchant.woo_orders(), json=order)
         answer = await resp.json()
-        assert (resp.status, answer["reason"], answer["field"]) == (
-            202,
-            "too_many_lines",
-            "line_items",
-        )
+        assert (resp.status, answer["reason"], answer["field"]) == (202, "too_many_lines", None)
         assert "LEDGER_MAX_LINES" in answer["detail"]
         assert len(await _inbox(client, merchant)) == 1
+        # Refunds count too: each becomes an event.
+        order = {**woo_order(85), "refunds": [{"id": n, "total": "-0.01"} for n in range(60)]}
+        resp = await client.post(merchant.woo_orders(), json=order)
+        assert (await resp.json())["reason"] == "too_many_lines"
     finally:
         await client.close()
 
@@ -249,7 +249,12 @@ async def test_every_quarantine_case_is_kept_answered_2xx_and_leaves_the_ledger_
         (shop, b'{"id": 99}', {}),
         (shop, b"[]", {"X-Shopify-Topic": "orders/create"}),
         (shop, b'{"id": 1, "order_id": 2, "refund_line_items": [{}]}', {}),
+        (woo, orjson.dumps({**woo_order(100), "refunds": [{"id": 1, "total": "-1"}] * 5000}), {}),
+        (woo, orjson.dumps(woo_order(101)), {"X-WC-Webhook-Source": "https://other.example/"}),
     ]
+    # The store this connection serves, bound by a delivery that reached the ledger.
+    bound = {"X-WC-Webhook-Source": SOURCE}
+    assert (await client.post(woo, json=woo_order(102), headers=bound)).status == 200
     quarantined = []
     for path, body, headers in cases:
         resp = await client.post(path, data=body, headers=headers)

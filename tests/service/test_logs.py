@@ -20,6 +20,7 @@ from service.logs import (
     redact_path,
     redact_text,
 )
+from service.users import API_KEY_PREFIX, TOKEN_PREFIX, new_secret
 
 VALID = "tokVALIDa1b2c3d4e5f6"
 ROTATED = "tokROTATEDold0987654"
@@ -277,3 +278,24 @@ def test_access_logger_enabled_follows_logger_level() -> None:
     assert not RedactingAccessLogger(logger, "").enabled
     logger.setLevel(logging.INFO)
     assert RedactingAccessLogger(logger, "").enabled
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/webhok/woocommerce/{t}",
+        "/api/woocommerce/{t}",
+        "/api/hooks/woocommerce/{t}/producto",
+        "/apiwebhook/woocommerce/{t}",
+        "/api/web%20hook/woocommerce/{t}",
+        "/api/\uff57ebhook/woocommerce/{t}",
+        "/api/%252525252577ebhook/woocommerce/{t}",
+        "/{t}",
+    ],
+)
+def test_an_issued_token_is_scrubbed_under_any_mistyped_path(path: str) -> None:
+    """A merchant's typo is the likeliest way a token reaches a 404 line."""
+    for prefix in (TOKEN_PREFIX, API_KEY_PREFIX):
+        secret = new_secret(prefix)
+        for text in (redact_path(path.format(t=secret)), redact_text(path.format(t=secret))):
+            assert secret not in text and secret[4:] not in text, text

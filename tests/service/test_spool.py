@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from service.db import database_identity
 from service.spool import CorruptEntry, Spool, SpooledDelivery, SpoolFull, SpoolLocked
 
 USER = uuid.UUID("00000000-0000-4000-8000-000000000001")
@@ -246,3 +247,19 @@ def test_one_service_holds_a_spool_directory(tmp_path: Path) -> None:
     first.unlock()
     second.lock()  # free again once the first lets go
     second.unlock()
+
+
+def test_a_database_is_named_the_same_however_its_url_spells_it() -> None:
+    same = [
+        "postgresql://postgres@127.0.0.1:5432/ledger",
+        "postgresql://other:pw@localhost/ledger",
+        "postgres://u@[::1]:5432/ledger?sslmode=disable",
+        "postgresql:///ledger?host=localhost&port=5432",
+    ]
+    assert {database_identity(url, {}) for url in same} == {"localhost:5432/ledger"}
+    assert database_identity(
+        "postgresql:///ledger", {"PGHOST": "db.internal", "PGPORT": "6432"}
+    ) == ("db.internal:6432/ledger")
+    assert database_identity("postgresql://h:5433/ledger", {}) != database_identity(
+        "postgresql://h:5432/ledger", {}
+    )

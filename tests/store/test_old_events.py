@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -13,8 +14,9 @@ import orjson
 from aiohttp.test_utils import TestClient
 
 from aggregates.order import Order
-from aggregates.values import Delivery
+from aggregates.values import Delivery, OrderLine
 from projections.sales import SalesProjection
+from service.adapters.common import storable
 from service.adapters.woocommerce import order_from_json
 from service.eventstore import CHANNEL, EventStore
 from service.keys import RUNNER
@@ -101,3 +103,12 @@ async def test_events_stored_before_the_trash_and_the_bookkeeping(
 
     assert await _bulk_against_per_event(database_url, SalesProjection) == []
     assert await compare(database_url, EventStore(), SalesProjection()) == []
+
+
+def test_an_altered_string_is_stored_as_text():
+    """The adapters mark text they had to change (Altered, a str subclass); should one reach
+    an event, it is stored as the text it is, not refused."""
+    doc = storable({"name": "caf\u00e9\u0000"})
+    line = OrderLine(None, "1", None, None, doc["name"], 1, Decimal("1"), Decimal("1"))
+    state = EventStore().mapper.transcoder.encode({"line": line})
+    assert orjson.loads(state)["line"]["_data_"]["name"] == "caf\u00e9\ufffd"
