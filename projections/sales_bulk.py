@@ -34,6 +34,7 @@ import orjson
 from eventsourcing.utils import get_topic
 
 from aggregates.order import Order
+from projections import sales_bulk_sql as sql
 from projections.base import Decode, StoredRow, raw_datetime
 from projections.bulk_writer import Writer, copy, execute
 from projections.raw_receipts import RawReceipts
@@ -48,73 +49,12 @@ _DETAIL_COLUMNS = (
     *("customer_name", "customer_email", "lines", "subtotal", "shipping", "tax", "discount"),
     *("total", "currency", "payment_method"),
 )
-# refunded and deleted_on_platform start at their defaults (see _REFUNDED, _DELETED).
+# refunded and deleted_on_platform start at their defaults (see sql.REFUNDED, sql.DELETED).
 _SALE_COLUMNS = (
     *("sale_id", "user_id", "platform", "external_id", "status", "platform_status"),
     *_DETAIL_COLUMNS,
     *("recorded_at", "updated_at", "source_version"),
 )
-
-_MARK_DELETIONS = """
-INSERT INTO order_deletions (order_id, deleted)
-SELECT * FROM unnest($1::uuid[], $2::bool[])
-ON CONFLICT (order_id) DO UPDATE SET deleted = EXCLUDED.deleted
-"""
-
-# Whether a new sale may have refunds or marks to read back (else the two UPDATEs below are
-# skipped, which is the common case).
-_ANY_TRACKED = "SELECT EXISTS (SELECT FROM sale_refunds) OR EXISTS (SELECT FROM order_deletions)"
-
-_REFUNDED = """
-UPDATE sales s SET refunded = f.total
-FROM (SELECT order_id, sum(amount) AS total FROM sale_refunds
-      WHERE order_id = ANY($1::uuid[]) GROUP BY order_id) f
-WHERE s.sale_id = f.order_id
-"""
-
-_DELETED = """
-UPDATE sales s SET deleted_on_platform = true FROM order_deletions d
-WHERE d.order_id = ANY($1::uuid[]) AND d.deleted AND s.sale_id = d.order_id
-"""
-
-# Details, status and deletion mark change only where the chunk changed them (NULL: kept).
-_UPDATE_SALES = """
-UPDATE sales s SET
-    customer_name = CASE WHEN c.amended THEN c.customer_name ELSE s.customer_name END,
-    customer_email = CASE WHEN c.amended THEN c.customer_email ELSE s.customer_email END,
-    lines = coalesce(c.lines, s.lines),
-    subtotal = coalesce(c.subtotal, s.subtotal),
-    shipping = coalesce(c.shipping, s.shipping),
-    tax = coalesce(c.tax, s.tax),
-    discount = coalesce(c.discount, s.discount),
-    total = coalesce(c.total, s.total),
-    currency = CASE WHEN c.amended THEN c.currency ELSE s.currency END,
-    payment_method = CASE WHEN c.amended THEN c.payment_method ELSE s.payment_method END,
-    status = coalesce(c.status, s.status),
-    platform_status = coalesce(c.platform_status, s.platform_status),
-    refunded = CASE WHEN c.refunded THEN (SELECT sum(f.amount) FROM sale_refunds f
-        WHERE f.order_id = s.sale_id) ELSE s.refunded END,
-    deleted_on_platform = coalesce(c.deleted, s.deleted_on_platform),
-    updated_at = c.updated_at
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::numeric[], $6::numeric[],
-    $7::numeric[], $8::numeric[], $9::numeric[], $10::text[], $11::text[], $12::text[],
-    $13::text[], $14::timestamptz[], $15::bool[], $16::bool[], $17::bool[])
-    AS c(sale_id, customer_name, customer_email, lines, subtotal, shipping, tax, discount,
-         total, currency, payment_method, status, platform_status, updated_at, amended,
-         refunded, deleted)
-WHERE s.sale_id = c.sale_id
-"""
-
-_RECEIPTS = """
-SELECT order_id, originator_version, source->>'platform', source->>'external_id'
-FROM sale_receipts WHERE (order_id, originator_version) IN (
-    SELECT * FROM unnest($1::uuid[], $2::bigint[]))
-"""
-
-_PLATFORMS = """
-SELECT DISTINCT ON (order_id) order_id, source->>'platform' FROM sale_receipts
-WHERE order_id = ANY($1::uuid[])
-"""
 
 _NO_DETAILS = (None,) * len(_DETAIL_COLUMNS)
 
@@ -231,7 +171,7 @@ class _Batch:
         """Receipts and platforms of earlier batches, then every new set of lines rendered."""
         if self.wanted:
             keys = list(self.wanted)
-            found = await self.writer.fetch(_RECEIPTS, *map(list, zip(*keys, strict=True)))
+            found = await self.writer.fetch(sql.RECEIPTS, *map(list, zip(*keys, strict=True)))
             for order_id, version, platform, external_id in found:
                 self.known[(order_id, version)] = (platform, external_id)
                 self.platforms.setdefault(order_id, platform)
@@ -244,7 +184,7 @@ class _Batch:
         ]
         unknown = [k for k, _ in pending if k not in self.platforms]
         if unknown:
-            self.platforms.update(await self.writer.fetch(_PLATFORMS, unknown))
+            self.platforms.update(await self.writer.fetch(sql.PLATFORMS, unknown))
         for order_id, details in pending:
             details[2] = render_lines(details[2], self.platforms.get(order_id))
 
@@ -257,16 +197,16 @@ class _Batch:
         if self.refunds:
             add(copy("sale_refunds", self.refunds, _REFUND_COLUMNS))
         if self.marks:
-            add(execute(_MARK_DELETIONS, list(self.marks), list(self.marks.values())))
+            add(execute(sql.MARK_DELETIONS, list(self.marks), list(self.marks.values())))
         kept = [(k, c) for k, c in self.changes.items() if c.new is None]
         if kept:
-            add(execute(_UPDATE_SALES, *_update_arrays(kept)))
+            add(execute(sql.UPDATE_SALES, *_update_arrays(kept)))
         made = [self._sale(k, c) for k, c in self.changes.items() if c.new is not None]
         if made:
             add(copy("sales", made, _SALE_COLUMNS))
         if made and self.tracked:
-            add(execute(_REFUNDED, [sale[0] for sale in made]))
-            add(execute(_DELETED, [sale[0] for sale in made]))
+            add(execute(sql.REFUNDED, [sale[0] for sale in made]))
+            add(execute(sql.DELETED, [sale[0] for sale in made]))
         self._start_chunk()
 
     def _sale(self, order_id: UUID, c: _Change) -> tuple[Any, ...]:
@@ -307,7 +247,7 @@ async def bulk_load(conn: Any, rows: Sequence[StoredRow], decode: Decode) -> Non
     ``decode`` serves only a receipt whose JSON this loader does not read itself."""
     # The planner overestimates the merges; compiling them would cost more than running.
     await conn.execute("SET LOCAL jit = off")
-    tracked = await conn.fetchval(_ANY_TRACKED)
+    tracked = await conn.fetchval(sql.ANY_TRACKED)
     writer = Writer(conn)
     try:
         batch = _Batch(writer, tracked, decode)

@@ -48,10 +48,11 @@ from aggregates.values import (
     ProductSnapshot,
 )
 from projections.registry import all_projections
-from service.db import drop_database, ensure_database, migrate
-from service.eventstore import EventStore
-from service.projection_schemas import rebuild
-from service.transcoder import create_mapper, value_transcodings
+from service.projecting.rebuild import rebuild
+from service.projecting.rebuild import prepare_database
+from service.store.db import drop_database, ensure_database
+from service.store.eventstore import EventStore
+from service.store.transcoder import create_mapper, value_transcodings
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 CHUNK = 2000  # orders per worker task and per COPY transaction
@@ -267,7 +268,7 @@ async def main(args: argparse.Namespace) -> None:
     await ensure_database(url)
     try:
         conn = await asyncpg.connect(url)
-        await migrate(conn)
+        await prepare_database(conn)
         await conn.close()
         total = await generate(url, args.events)
         rates = {}

@@ -12,10 +12,6 @@ import re
 import sys
 from urllib.parse import unquote
 
-from aiohttp.abc import AbstractAccessLogger
-from aiohttp.web_request import BaseRequest
-from aiohttp.web_response import StreamResponse
-
 REDACTED = "***"
 PLATFORMS = frozenset({"woocommerce", "shopify"})
 # Literal path segments after the token that name a route, not a secret.
@@ -41,7 +37,7 @@ _REQUEST_LOGGERS = (
 _ISSUED = re.compile(r"\b(whk|key)_[A-Za-z0-9_-]{8,}")
 _SEPARATORS = re.compile(r"[/\\]+")
 _SPLIT = re.compile(r"([/\\]+)")
-_UNSAFE_CHARS = re.compile(r"[^\x20-\x7e]")
+UNSAFE_CHARS = re.compile(r"[^\x20-\x7e]")
 _WORD = re.compile(r"[^\s'\"<>]+")
 _AUTH_SCHEME = re.compile(r"(?i)\b(bearer(?=\s)|basic(?=\s+[A-Za-z0-9+/=._~-]{8}))(\s+)[^\s'\",;]+")
 _SECRET_FIELD = re.compile(
@@ -97,7 +93,7 @@ def redact_path(path: str) -> str:
         words = _SEPARATORS.split(decoded)
         hit = next((w for w in words if w.lower().startswith("webhook")), None)
         if hit is None:
-            parts[i] = _UNSAFE_CHARS.sub("?", raw)
+            parts[i] = UNSAFE_CHARS.sub("?", raw)
         elif decoded.lower() in _WEBHOOK_WORDS:
             after = 0
         else:
@@ -150,36 +146,6 @@ class SecretFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info)
         return True
-
-
-def _clean(value: str, limit: int) -> str:
-    """One printable line of bounded length, so a request cannot forge log lines."""
-    value = _UNSAFE_CHARS.sub("?", value)
-    return value if len(value) <= limit else value[:limit] + "..."
-
-
-class RedactingAccessLogger(AbstractAccessLogger):
-    """aiohttp access logger that never writes the raw path, query string or credentials.
-
-    Pass it as `access_log_class` to `web.run_app`, `web.AppRunner` or `TestServer`.
-    """
-
-    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        user_agent = request.headers.get("User-Agent", "-")
-        self.logger.info(
-            '%s "%s %s" %s %s %.1fms "%s"',
-            _clean(request.remote or "-", 64),
-            _clean(request.method, 16),
-            _clean(redact_path(request.raw_path), 512),
-            response.status,
-            response.body_length,
-            time * 1000,
-            _clean(redact_text(user_agent), 256),
-        )
-
-    @property
-    def enabled(self) -> bool:
-        return self.logger.isEnabledFor(logging.INFO)
 
 
 def install_secret_filter(target: logging.Handler | logging.Logger) -> None:

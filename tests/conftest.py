@@ -19,8 +19,9 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from service.app import create_app
-from service.logs import RedactingAccessLogger, SecretFilter
+from service.http.access_log import RedactingAccessLogger
+from service.http.app import create_app
+from service.logs import SecretFilter
 from service.settings import DEFAULT_DATABASE_URL, Settings
 from tests.support import Merchant, create_merchant, migrated_database
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import asyncpg
 
-from service.db import migrate
+from service.projecting.rebuild import prepare_database
 from tests.proxy import PostgresProxy
 
 
@@ -75,7 +75,7 @@ class PrivateCluster:
             await conn.close()
         conn = await asyncpg.connect(self.url)
         try:
-            await migrate(conn)
+            await prepare_database(conn)
         finally:
             await conn.close()
 

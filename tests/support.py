@@ -15,8 +15,9 @@ from uuid import UUID
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from service import users
-from service.db import drop_database, ensure_database, migrate
+from service.accounts import users
+from service.projecting.rebuild import prepare_database
+from service.store.db import drop_database, ensure_database
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 
@@ -27,7 +28,7 @@ async def migrated_database(url: str) -> AsyncIterator[str]:
     await ensure_database(url)
     conn = await asyncpg.connect(url)
     try:
-        await migrate(conn)
+        await prepare_database(conn)
     finally:
         await conn.close()
     try:

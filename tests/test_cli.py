@@ -10,8 +10,8 @@ import sys
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from service import inbox
-from service.spool import SpooledDelivery
+from service.intake import inbox
+from service.intake.spool import SpooledDelivery
 from tests.support import CURL_BODY, woo_order
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal
 
 from aggregates.values import ZERO
 
@@ -34,9 +34,6 @@ Reason = Literal[
 # digits, which no platform sends and which would not be the amount "exact as sent".
 _DECIMAL_TEXT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,15}")
-# No real order nests deeper than a few levels (an order, its lines, their meta, a value);
-# beyond this a body is refused before anything walks it.
-MAX_DEPTH = 64
 # Bounds that no real order reaches; beyond them a value is an attack or a bug, and letting it
 # through would only fail later, in PostgreSQL, as an internal error.
 _MAX_ADJUSTED_EXPONENT = 15
@@ -47,9 +44,6 @@ _MAX_QUANTITY = 10**9
 _MAX_ID_LENGTH = 64
 _MAX_SKU_LENGTH = 255
 _MAX_DECIMAL_PLACES = 20
-# Header names that may carry credentials; dropped even when they carry the platform prefix.
-_SECRET_HEADER_WORDS = ("authorization", "cookie", "token", "secret", "password", "api-key")
-_GENERIC_HEADERS = ("user-agent", "content-type", "content-encoding")
 
 
 class PayloadError(Exception):
@@ -67,78 +61,6 @@ class PayloadError(Exception):
         super().__init__(f"{field}: {detail}" if field else detail)
 
 
-def parse_json(body: bytes, content_encoding: str | None = None) -> Any:
-    """Decode a webhook body with exact decimals; floats never appear in the result.
-
-    Bodies are kept as they arrived, so a compressed one is refused by name (neither platform
-    compresses webhook bodies; a body that is, is kept for a person to look at).
-    """
-    if content_encoding and content_encoding.strip().lower() not in ("identity", ""):
-        raise PayloadError(
-            "unsupported_encoding", None, f"Content-Encoding {shown(content_encoding)}: send JSON"
-        )
-    try:
-        # utf-8-sig: some PHP stacks prepend a BOM, which is not a reason to drop a sale.
-        decoded = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PayloadError("invalid_json", None, "body is not valid UTF-8") from exc
-    try:
-        doc = json.loads(decoded, parse_float=Decimal, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise PayloadError(
-            "invalid_json", None, f"body is not valid JSON: {exc.msg} at line {exc.lineno}"
-        ) from exc
-    except (ValueError, RecursionError) as exc:  # huge integers, absurd nesting
-        raise PayloadError("invalid_json", None, "body is not valid JSON") from exc
-    return storable(doc)
-
-
-class Altered(str):
-    """A string that ``storable`` had to change: it held a NUL or a lone surrogate.
-
-    Fine as text (a name), never as a key: two ids that differ only there would become one
-    (``"7\\u0000"`` and ``"7\\ufffd"``), so ``ident`` and ``sku`` refuse it.
-    """
-
-
-def _storable_text(value: str) -> str:
-    if value.isascii() and "\x00" not in value:
-        return value
-    fixed = value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
-    return value if fixed == value else Altered(fixed)
-
-
-def storable(doc: Any) -> Any:
-    """The document with strings PostgreSQL can store: JSON may carry ``\\u0000`` and lone
-    surrogates, which ``text`` and ``jsonb`` refuse (and one such event would stall a
-    projection for good). NUL becomes U+FFFD and a lone surrogate ``?`` (marked ``Altered``);
-    the raw body keeps the original bytes. Walked without recursion, and refused past
-    ``MAX_DEPTH`` levels, so no nesting can exhaust the stack."""
-    root: list[Any] = [doc]
-    stack: list[tuple[Any, Any, int]] = [(root, 0, 0)]
-    while stack:
-        parent, key, depth = stack.pop()
-        value = parent[key]
-        if isinstance(value, str):
-            parent[key] = _storable_text(value)
-        elif isinstance(value, list | dict):
-            if depth >= MAX_DEPTH:
-                raise PayloadError(
-                    "invalid_json", None, f"body nests deeper than {MAX_DEPTH} levels"
-                )
-            if isinstance(value, dict):
-                value = parent[key] = {_storable_text(k): v for k, v in value.items()}
-            stack.extend(
-                (value, k, depth + 1)
-                for k in (value if isinstance(value, dict) else range(len(value)))
-            )
-    return root[0]
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise PayloadError("invalid_json", None, f"body contains {name}, which is not a number")
-
-
 def shown(value: Any, limit: int = 40) -> str:
     """A value as an error's detail shows it: as JSON writes it (``1E+400``, ``"3"``, never
     a Python repr such as ``Decimal('1E+400')``), shortened to ``limit`` characters."""
@@ -150,6 +72,14 @@ def shown(value: Any, limit: int = 40) -> str:
         except (TypeError, ValueError, RecursionError):
             text = "(unprintable)"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Altered(str):
+    """A string that ``storable`` had to change: it held a NUL or a lone surrogate.
+
+    Fine as text (a name), never as a key: two ids that differ only there would become one
+    (``"7\\u0000"`` and ``"7\\ufffd"``), so ``ident`` and ``sku`` refuse it.
+    """
 
 
 def _invalid(field: str, expected: str, value: Any) -> PayloadError:
@@ -350,56 +280,3 @@ def objects(value: Any, field: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
         if not isinstance(item, dict):
             raise _invalid(path, "an object", item)
         yield path, item
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header's value by case-insensitive name, ``None`` when absent or blank."""
-    wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted and value.strip():
-            return value.strip()
-    return None
-
-
-def delivery_headers(headers: Mapping[str, str], prefix: str) -> dict[str, str]:
-    """The headers worth keeping with a delivery, names lower-cased; never credentials."""
-    prefix = prefix.lower()
-    kept: dict[str, str] = {}
-    for name, value in headers.items():
-        lowered = name.lower()
-        if any(word in lowered for word in _SECRET_HEADER_WORDS):
-            continue
-        if lowered.startswith(prefix) or lowered in _GENERIC_HEADERS:
-            # aiohttp decodes non-UTF-8 header bytes with surrogate escapes.
-            kept[lowered] = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return kept
-
-
-# The lists of a body whose items become events or rows: an order's lines and refunds (and
-# their lines), a refund's lines, a product's variants.
-_COUNTED = ("line_items", "refunds", "refund_line_items", "variants")
-
-
-def check_lines(doc: Any, limit: int) -> None:
-    """Refuse a body whose lines, refunds, refund lines and variants add up to more than
-    ``limit``, before anything reads them.
-
-    Real orders have a few of each; tens of thousands under the body size limit would take
-    seconds to record, and their events would stall the projections for every user.
-    """
-    if not isinstance(doc, dict):
-        return
-    count = 0
-    for name in _COUNTED:
-        items = doc.get(name)
-        if isinstance(items, list):
-            count += len(items)
-            if name == "refunds":
-                nested = (r.get("refund_line_items") for r in items if isinstance(r, dict))
-                count += sum(len(lines) for lines in nested if isinstance(lines, list))
-    if count > limit:
-        raise PayloadError(
-            "too_many_lines",
-            None,
-            f"{count} lines, refunds and variants; at most {limit} are taken (LEDGER_MAX_LINES)",
-        )

@@ -20,10 +20,8 @@ from service.adapters.common import (
     PayloadError,
     as_list,
     as_object,
-    delivery_headers,
     exact_arithmetic,
     full_name,
-    header,
     ident,
     money,
     objects,
@@ -33,6 +31,7 @@ from service.adapters.common import (
     text,
     timestamp,
 )
+from service.adapters.headers import delivery_headers, header
 from service.adapters.shopify_products import is_product_body
 from service.adapters.shopify_products import product_from_json as product_from_json
 from service.adapters.shopify_refunds import is_refund_body, order_refunds

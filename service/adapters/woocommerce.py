@@ -22,11 +22,9 @@ from aggregates.values import (
 from service.adapters.common import (
     PayloadError,
     as_object,
-    delivery_headers,
     divide,
     exact_arithmetic,
     full_name,
-    header,
     ident,
     money,
     objects,
@@ -37,6 +35,7 @@ from service.adapters.common import (
     text,
     timestamp,
 )
+from service.adapters.headers import delivery_headers, header
 from service.adapters.topics import deleted_id, is_deletion_notice, unsupported_topic
 
 HEADER_PREFIX = "x-wc-"

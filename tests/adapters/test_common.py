@@ -11,21 +11,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict
 
+from service.adapters.body import check_lines, parse_json
 from service.adapters.common import (
     PayloadError,
-    check_lines,
-    delivery_headers,
     divide,
     ident,
     money,
     optional_money,
-    parse_json,
     quantity,
     required_ident,
     sku,
     text,
     timestamp,
 )
+from service.adapters.headers import delivery_headers
 
 
 def exact(actual: Decimal, expected: str) -> None:

@@ -12,7 +12,8 @@ from multidict import CIMultiDict
 
 from aggregates.values import Customer, OrderSnapshot
 from service.adapters import shopify
-from service.adapters.common import PayloadError, parse_json
+from service.adapters.body import parse_json
+from service.adapters.common import PayloadError
 from tests.adapters.helpers import FIXTURES, exact, read_raw
 
 SHOPIFY = FIXTURES / "shopify"

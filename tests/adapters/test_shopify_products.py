@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from service.adapters import shopify
-from service.adapters.common import PayloadError, parse_json
+from service.adapters.body import parse_json
+from service.adapters.common import PayloadError
 from tests.adapters.helpers import exact
 
 # The shape of Shopify's REST Product resource (a products/update body is the inner object),

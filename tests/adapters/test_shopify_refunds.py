@@ -12,7 +12,8 @@ import pytest
 
 from aggregates.values import Refund
 from service.adapters import shopify
-from service.adapters.common import PayloadError, parse_json
+from service.adapters.body import parse_json
+from service.adapters.common import PayloadError
 from tests.adapters.helpers import FIXTURES, exact, id_or_none, read_raw
 
 SHOPIFY = FIXTURES / "shopify"

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from service.adapters import shopify
-from service.adapters.common import PayloadError, parse_json
+from service.adapters.body import parse_json
+from service.adapters.common import PayloadError
 from tests.adapters.helpers import FIXTURES
 from tests.adapters.test_shopify_products import PRODUCT_BODY
 

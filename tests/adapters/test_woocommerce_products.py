@@ -11,7 +11,8 @@ import pytest
 from multidict import CIMultiDict
 
 from service.adapters import woocommerce
-from service.adapters.common import PayloadError, parse_json
+from service.adapters.body import parse_json
+from service.adapters.common import PayloadError
 from tests.adapters.helpers import FIXTURES, exact, id_or_none, read_raw, utc
 
 WOO = FIXTURES / "woocommerce"

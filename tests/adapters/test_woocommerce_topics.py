@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from service.adapters import woocommerce
-from service.adapters.common import PayloadError, parse_json
+from service.adapters.body import parse_json
+from service.adapters.common import PayloadError
 from tests.adapters.helpers import FIXTURES, exact, read_raw
 
 WOO = FIXTURES / "woocommerce"

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from aggregates.order import Order
 from aggregates.values import Delivery, OrderLine, OrderSnapshot, Refund, RefundLine
 from service.adapters import shopify, woocommerce
-from service.adapters.common import parse_json
+from service.adapters.body import parse_json
 from tests.support import FIXTURES
 
 USER = UUID("00000000-0000-4000-8000-0000000000aa")

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service.audit import _body_fields
+from service.audit.trace import _body_fields
 from tests.support import FIXTURES, Merchant, create_merchant, shopify_body, woo_order
 
 WOO_ORDERS = sorted((FIXTURES / "woocommerce").glob("woocommerce-order-*.json"))

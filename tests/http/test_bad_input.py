@@ -7,7 +7,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service import users
+from service.accounts import users
 from tests.conftest import start_client
 from tests.support import CURL_BODY, Merchant, sales_of, stock_of, woo_order
 

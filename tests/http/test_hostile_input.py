@@ -17,7 +17,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service import secrets
+from service.accounts import secrets
 from service.settings import Settings
 from tests.conftest import start_client
 from tests.support import Merchant, woo_order

@@ -20,9 +20,9 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service import secrets
+from service.accounts import secrets
 from service.adapters import woocommerce
-from service.keys import RUNNER
+from service.http.keys import RUNNER
 from tests.support import (
     LIVE_SECRET,
     LiveDelivery,

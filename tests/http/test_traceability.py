@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from aggregates.order import Order
 from aggregates.product import Product
-from service.eventstore import EventStore
+from service.store.eventstore import EventStore
 from tests.support import FIXTURES, Merchant, shopify_body, woo_order
 
 RECEIPTS = (Order.OrderReceived, Product.ProductUpdated, Product.DeletedOnPlatform)

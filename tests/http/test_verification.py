@@ -9,8 +9,8 @@ from datetime import timedelta
 import asyncpg
 from aiohttp.test_utils import TestClient
 
-from service import secrets
-from service.eventstore import EventStore
+from service.accounts import secrets
+from service.store.eventstore import EventStore
 from tests.support import FIXTURES, Merchant, create_merchant, sales_of, stock_of, woo_order
 from tests.test_cli import ledger
 

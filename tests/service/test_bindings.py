@@ -7,8 +7,8 @@ import asyncio
 import asyncpg
 import pytest
 
-from service import bindings, users
-from service.secrets import UnknownPlatformError
+from service.accounts import bindings, users
+from service.accounts.secrets import UnknownPlatformError
 from tests.support import create_merchant
 from tests.test_cli import ledger
 

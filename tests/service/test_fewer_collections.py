@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from service.bulk_replay import _FewerCollections
+from service.projecting.bulk_replay import _FewerCollections
 
 
 def test_overlapping_passes_restore_the_threshold_once_the_last_ends():

@@ -13,14 +13,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.accounts.users import API_KEY_PREFIX, TOKEN_PREFIX, new_secret
+from service.http.access_log import RedactingAccessLogger
 from service.logs import (
-    RedactingAccessLogger,
     SecretFilter,
     configure_logging,
     redact_path,
     redact_text,
 )
-from service.users import API_KEY_PREFIX, TOKEN_PREFIX, new_secret
 
 VALID = "tokVALIDa1b2c3d4e5f6"
 ROTATED = "tokROTATEDold0987654"

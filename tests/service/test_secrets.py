@@ -13,8 +13,8 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from service import secrets as signing
-from service import users
+from service.accounts import secrets as signing
+from service.accounts import users
 from tests.support import FIXTURES, Merchant, create_merchant
 from tests.test_cli import ledger
 

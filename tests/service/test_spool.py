@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from service.db import database_identity
-from service.spool import CorruptEntry, Spool, SpooledDelivery, SpoolFull, SpoolLocked
+from service.intake.spool import CorruptEntry, Spool, SpooledDelivery, SpoolFull, SpoolLocked
+from service.store.db import database_identity
 
 USER = uuid.UUID("00000000-0000-4000-8000-000000000001")
 SECRET_HEADER = "sig-SECRET-do-not-log"

@@ -8,8 +8,8 @@ from aiohttp.test_utils import TestClient
 
 from projections.registry import all_projections
 from projections.stock import StockProjection
-from service.eventstore import EventStore
-from service.projection_schemas import build, rebuild
+from service.projecting.rebuild import build, rebuild
+from service.store.eventstore import EventStore
 from tests.support import Merchant, woo_order
 
 INDEXES = """

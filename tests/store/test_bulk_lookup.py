@@ -27,10 +27,10 @@ from aggregates.values import Delivery
 from projections import lookup_bulk
 from projections.base import Recorded
 from projections.lookup import LookupProjection
-from service import bulk_replay
 from service.adapters.woocommerce import order_from_json
-from service.eventstore import EventStore
-from service.projection_schemas import _differences, build
+from service.projecting import bulk_replay
+from service.projecting.rebuild import _differences, build
+from service.store.eventstore import EventStore
 from tests.support import migrated_database, woo_order
 
 # (batch, first chunk, chunk): the driver's and the loader's own sizes, then every cut small.

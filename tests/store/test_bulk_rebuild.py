@@ -26,10 +26,10 @@ from projections.base import Decode, Recorded, StoredRow
 from projections.registry import all_projections
 from projections.sales import SalesProjection
 from projections.stock import StockProjection
-from service import bulk_replay
 from service.adapters.woocommerce import order_from_json
-from service.eventstore import EventStore
-from service.projection_schemas import _differences, build, compare
+from service.projecting import bulk_replay
+from service.projecting.rebuild import _differences, build, compare
+from service.store.eventstore import EventStore
 from tests.support import FIXTURES, Merchant, live_day, shopify_body, woo_order
 
 # Every projection with a bulk loader is held to the same standard, whoever adds one.
@@ -214,7 +214,7 @@ def _fell_back(caplog: pytest.LogCaptureFixture) -> set[str]:
     return {
         r.getMessage().split(":")[0].removeprefix("projection ")
         for r in caplog.records
-        if r.name == "service.bulk_replay" and "bulk load of events" in r.getMessage()
+        if r.name == bulk_replay.__name__ and "bulk load of events" in r.getMessage()
     }
 
 

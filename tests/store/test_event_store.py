@@ -17,8 +17,8 @@ from eventsourcing.persistence import JSONTranscoder, Mapper
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
 from aggregates.order import Order
-from service.eventstore import EventStore, replay
-from service.transcoder import value_transcodings
+from service.store.eventstore import EventStore, replay
+from service.store.transcoder import value_transcodings
 from tests.support import FIXTURES, Merchant, shopify_body
 
 

@@ -16,11 +16,11 @@ from aiohttp.test_utils import TestClient
 from aggregates.order import Order
 from aggregates.values import Delivery, OrderLine
 from projections.sales import SalesProjection
-from service.adapters.common import storable
+from service.adapters.body import storable
 from service.adapters.woocommerce import order_from_json
-from service.eventstore import CHANNEL, EventStore
-from service.keys import RUNNER
-from service.projection_schemas import compare
+from service.http.keys import RUNNER
+from service.projecting.rebuild import compare
+from service.store.eventstore import CHANNEL, EventStore
 from tests.store.test_bulk_rebuild import _bulk_against_per_event
 from tests.support import Merchant, woo_order
 

@@ -12,8 +12,8 @@ import orjson
 from aggregates.order import Order
 from projections.base import Recorded, StoredRow
 from projections.owners import OwnersProjection
-from service.projection_schemas import create_tables
-from service.transcoder import create_mapper
+from service.projecting.rebuild import create_tables
+from service.store.transcoder import create_mapper
 
 
 def _stored(event: Any, position: int) -> tuple[Any, ...]:

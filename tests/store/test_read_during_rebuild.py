@@ -12,8 +12,8 @@ import asyncpg
 import pytest_asyncio
 
 from projections.products import list_products
-from projections.stock import discrepancies, get_stock, list_stock
-from service import audit
+from projections.stock_queries import discrepancies, get_stock, list_stock
+from service.audit import trace as audit
 
 # The version 1 tables, as deployments before version 2 have them.
 V1 = """

@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient
 from projections.base import Recorded
 from projections.registry import all_projections
 from projections.stock import StockProjection
-from service.eventstore import EventStore
-from service.projection_schemas import compare, rebuild
+from service.projecting.rebuild import compare, rebuild
+from service.store.eventstore import EventStore
 from tests.support import FIXTURES, Merchant, create_merchant, shopify_body, woo_order
 
 

@@ -11,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service.adapters import woocommerce
-from service.keys import RUNNER
-from service.reprocess import reprocess
+from service.audit.reprocess import reprocess
+from service.http.keys import RUNNER
 from tests.support import Merchant, create_merchant, woo_order
 
 

@@ -11,11 +11,11 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service import adjustments
 from service.adapters import shopify, woocommerce
 from service.adapters.common import PayloadError
-from service.keys import RUNNER
-from service.reprocess import reprocess
+from service.audit import adjustments
+from service.audit.reprocess import reprocess
+from service.http.keys import RUNNER
 from tests.store.test_bulk_rebuild import SHOPIFY_PRODUCT
 from tests.support import Merchant, create_merchant
 

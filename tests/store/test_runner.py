@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 import asyncpg
 
 from projections.registry import all_projections
-from projections.stock import movements_total
-from service.eventstore import EventStore
-from service.ingest import Ingestor
-from service.runner import ProjectionRunner
-from service.spool import SpooledDelivery
+from projections.stock_queries import movements_total
+from service.intake.ingest import Ingestor
+from service.intake.spool import SpooledDelivery
+from service.projecting.runner import ProjectionRunner
+from service.store.eventstore import EventStore
 from tests.support import create_merchant, woo_order
 
 

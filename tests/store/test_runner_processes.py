@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 import asyncpg
 
 from projections.registry import all_projections
-from service.eventstore import EventStore
-from service.ingest import Ingestor
-from service.runner import LOCK_SPACE
-from service.spool import SpooledDelivery
+from service.intake.ingest import Ingestor
+from service.intake.spool import SpooledDelivery
+from service.projecting.runner import LOCK_SPACE
+from service.store.eventstore import EventStore
 from tests.support import create_merchant, woo_order
 from tests.test_cli import ledger
 

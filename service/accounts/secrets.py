@@ -1,0 +1,194 @@
+"""Signing secrets per user and platform, and the check of a delivery's HMAC signature.
+
+A secret is kept as given (not hashed), because verifying a delivery means computing
+HMAC-SHA256 of its raw body with that same key. When a secret is replaced or cleared it stays
+valid as the previous one for a grace period, so that deliveries signed before the merchant
+updated the store are not lost. Nothing here logs a secret or puts one in an exception.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from service.accounts import users
+
+PLATFORMS = ("woocommerce", "shopify")
+MAX_SECRET_CHARS = 1024
+# The header each platform puts its base64 HMAC-SHA256 of the raw body in (lower case).
+SIGNATURE_HEADERS = {
+    "woocommerce": "x-wc-webhook-signature",
+    "shopify": "x-shopify-hmac-sha256",
+}
+
+SIGNATURE_VALID = "signature_valid"
+MISSING_SIGNATURE = "missing_signature"
+INVALID_SIGNATURE = "invalid_signature"
+
+_DIGEST_SIZE = hashlib.sha256().digest_size
+
+
+class UnknownPlatformError(ValueError):
+    """The platform is woocommerce or shopify."""
+
+
+class EmptySecretError(ValueError):
+    """The signing secret is empty or only whitespace."""
+
+
+class SecretTooLongError(ValueError):
+    """The signing secret is longer than 1024 characters."""
+
+
+class SecretNotTextError(ValueError):
+    """The signing secret is not valid UTF-8 text."""
+
+
+def check_platform(platform: str) -> str:
+    if platform not in PLATFORMS:
+        raise UnknownPlatformError(platform)
+    return platform
+
+
+def _check_secret(secret: str, where: str) -> None:
+    # The exceptions name the user and platform only: never the secret, nor a piece of it.
+    if not secret.strip():
+        raise EmptySecretError(where)
+    if len(secret) > MAX_SECRET_CHARS:
+        raise SecretTooLongError(where)
+    try:
+        secret.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SecretNotTextError(where) from None
+
+
+async def set_secret(
+    conn: asyncpg.Connection, name: str, platform: str, secret: str, grace: timedelta
+) -> None:
+    """Make ``secret`` current; the one it replaces stays valid until now() + ``grace``.
+
+    Only the latest replaced secret is kept: a second change within the grace period ends the
+    first one's at once. A secret cleared earlier, still in its grace period, stays as it is.
+    """
+    check_platform(platform)
+    _check_secret(secret, f"{name}/{platform}")
+    if grace < timedelta(0):
+        raise ValueError("grace must not be negative")
+    user_id = await users.user_id_by_name(conn, name)
+    await conn.execute(
+        "INSERT INTO user_secrets AS s (user_id, platform, secret, set_at)"
+        " VALUES ($1, $2, $3, now())"
+        " ON CONFLICT (user_id, platform) DO UPDATE SET"
+        "  previous_secret = coalesce(s.secret, s.previous_secret),"
+        "  previous_valid_until = CASE WHEN s.secret IS NULL THEN s.previous_valid_until"
+        "   ELSE now() + $4::interval END,"
+        "  secret = excluded.secret, set_at = excluded.set_at",
+        user_id,
+        platform,
+        secret,
+        grace,
+    )
+
+
+async def clear_secret(
+    conn: asyncpg.Connection, name: str, platform: str, grace: timedelta
+) -> None:
+    """Turn verification off: the token alone authenticates again.
+
+    The cleared secret is remembered as the previous one until now() + ``grace``; it verifies
+    nothing while no secret is current, but if a new one is set within the grace period the
+    cleared one still counts, like any replaced secret.
+    """
+    check_platform(platform)
+    if grace < timedelta(0):
+        raise ValueError("grace must not be negative")
+    user_id = await users.user_id_by_name(conn, name)
+    await conn.execute(
+        "UPDATE user_secrets SET previous_secret = secret,"
+        " previous_valid_until = now() + $3::interval, secret = NULL, set_at = NULL"
+        " WHERE user_id = $1 AND platform = $2 AND secret IS NOT NULL",
+        user_id,
+        platform,
+        grace,
+    )
+
+
+async def secrets_for(
+    conn: asyncpg.Connection, user_id: UUID, platform: str, now: datetime
+) -> list[str]:
+    """The secrets a delivery may be signed with; [] when verification is off."""
+    check_platform(platform)
+    row = await conn.fetchrow(
+        "SELECT secret, previous_secret, previous_valid_until FROM user_secrets"
+        " WHERE user_id = $1 AND platform = $2",
+        user_id,
+        platform,
+    )
+    if row is None or row["secret"] is None:
+        return []
+    found = [row["secret"]]
+    previous = row["previous_secret"]
+    if previous is not None and previous != row["secret"] and now < row["previous_valid_until"]:
+        found.append(previous)
+    return found
+
+
+async def secret_status(conn: asyncpg.Connection, user_id: UUID) -> dict[str, dict[str, Any]]:
+    """Per platform with a row: when the current secret was set and until when the previous
+    one is valid (either may be None). Never the secrets themselves."""
+    rows = await conn.fetch(
+        "SELECT platform, set_at, previous_valid_until FROM user_secrets WHERE user_id = $1",
+        user_id,
+    )
+    return {
+        r["platform"]: {"set_at": r["set_at"], "previous_valid_until": r["previous_valid_until"]}
+        for r in rows
+    }
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    for key, candidate in headers.items():
+        if key.lower() == name:
+            return candidate
+    return None
+
+
+def signature(body: bytes, secret: str) -> str:
+    """The base64 HMAC-SHA256 of ``body`` under ``secret``, as the platforms send it."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def verify(platform: str, headers: Mapping[str, str], body: bytes, secrets: Sequence[str]) -> str:
+    """Check a delivery's signature against every candidate secret, in constant time each.
+
+    ``body`` must be the raw bytes received: re-serialised JSON never matches. Callers decide
+    first whether verification is on (``secrets`` non-empty); with no candidates a signature
+    cannot be valid. A malformed header is an invalid signature, never an exception.
+    """
+    value = _header(headers, SIGNATURE_HEADERS[check_platform(platform)])
+    if value is None or not value.strip():
+        return MISSING_SIGNATURE
+    try:
+        claimed = base64.b64decode(value.strip().encode("ascii"), validate=True)
+    except (binascii.Error, ValueError):
+        return INVALID_SIGNATURE
+    if len(claimed) != _DIGEST_SIZE:
+        return INVALID_SIGNATURE
+    valid = False
+    # Every candidate is compared, so the time taken does not tell which one matched.
+    for secret in secrets:
+        expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+        valid |= hmac.compare_digest(expected, claimed)
+    return SIGNATURE_VALID if valid else INVALID_SIGNATURE

@@ -1,0 +1,41 @@
+"""The access log, which never writes the raw path, query string or credentials."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+
+from service.logs import UNSAFE_CHARS, redact_path, redact_text
+
+
+def _clean(value: str, limit: int) -> str:
+    """One printable line of bounded length, so a request cannot forge log lines."""
+    value = UNSAFE_CHARS.sub("?", value)
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
+class RedactingAccessLogger(AbstractAccessLogger):
+    """aiohttp access logger that never writes the raw path, query string or credentials.
+
+    Pass it as `access_log_class` to `web.run_app`, `web.AppRunner` or `TestServer`.
+    """
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        user_agent = request.headers.get("User-Agent", "-")
+        self.logger.info(
+            '%s "%s %s" %s %s %.1fms "%s"',
+            _clean(request.remote or "-", 64),
+            _clean(request.method, 16),
+            _clean(redact_path(request.raw_path), 512),
+            response.status,
+            response.body_length,
+            time * 1000,
+            _clean(redact_text(user_agent), 256),
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)

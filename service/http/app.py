@@ -1,0 +1,102 @@
+"""The aiohttp application factory. Every resource is opened and closed by a cleanup_ctx."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from projections.registry import all_projections
+from service.http import audit_api, query_api, webhooks
+from service.http.errors import error_middleware, error_response
+from service.http.keys import INTAKE, POOL, RUNNER, SETTINGS
+from service.intake.ingest import Ingestor
+from service.intake.intake import Intake
+from service.intake.spool import Spool
+from service.projecting.runner import ProjectionRunner
+from service.settings import Settings
+from service.store.db import DatabaseUnavailableError, connection, create_pool, database_identity
+from service.store.eventstore import EventStore
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        async with connection(request.app[POOL]) as conn:
+            await asyncio.wait_for(conn.fetchval("SELECT 1"), 2)
+    except (DatabaseUnavailableError, TimeoutError):
+        return error_response(503, "unavailable", "The database does not answer.")
+    return web.json_response({"status": "ok"})
+
+
+async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    pool = await create_pool(settings.database_url, settings.pool_max_size)
+    app[POOL] = pool
+    yield
+    await pool.close()
+
+
+async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    pool = app[POOL]
+    store = EventStore()
+    runner = None
+    if settings.run_projections:
+        runner = ProjectionRunner(
+            pool,
+            store,
+            all_projections(),
+            settings.database_url,
+            settings.projection_poll_interval,
+        )
+    spool = Spool(
+        settings.spool_dir,
+        settings.spool_max_entries,
+        settings.spool_max_bytes,
+        database_identity(settings.database_url),
+    )
+    spool.lock()  # one service per spool directory: SpoolLocked stops a second one here
+    ingestor = Ingestor.from_settings(pool, store, settings)
+    intake = Intake(pool, ingestor, spool, settings, runner)
+    app[RUNNER] = runner
+    app[INTAKE] = intake
+    await intake.refresh_token_cache()
+    tasks = [
+        _start(intake.run_spool_replayer()),
+        _start(intake.run_token_cache_refresher()),
+    ]
+    if runner is not None:
+        tasks.append(_start(runner.run()))
+    yield
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    spool.unlock()
+
+
+def _start(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    return asyncio.get_running_loop().create_task(coro)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware],
+        client_max_size=settings.max_body_bytes,
+        # Keep bodies exactly as they arrived: a compressed body is stored, not inflated, so
+        # what we keep is what the platform signed (and a corrupt one cannot fail to inflate).
+        handler_args={"auto_decompress": False},
+    )
+
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_pool_ctx)
+    app.cleanup_ctx.append(_intake_ctx)
+    app.router.add_get("/healthz", healthz)
+    webhooks.add_routes(app)
+    query_api.add_routes(app)
+    audit_api.add_routes(app)
+    return app

@@ -1,0 +1,15 @@
+"""Typed keys for everything the app shares; no module-level state anywhere else."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from service.intake.intake import Intake
+from service.projecting.runner import ProjectionRunner
+from service.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", asyncpg.Pool)
+INTAKE = web.AppKey("intake", Intake)
+RUNNER: web.AppKey[ProjectionRunner | None] = web.AppKey("runner")

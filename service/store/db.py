@@ -1,0 +1,138 @@
+"""Connections and database creation; the schema's migrations are in migrate.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseUnavailableError(Exception):
+    """The database cannot be reached right now."""
+
+
+# What asyncpg and the OS raise when the server is down, restarting or unreachable.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    DatabaseUnavailableError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database is unreachable, rather than a bug or bad data."""
+    if isinstance(exc, UNAVAILABLE):
+        return True
+    # A connection the server dropped is reported as "connection is closed" on next use.
+    return isinstance(exc, asyncpg.exceptions.InterfaceError) and "closed" in str(exc)
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced, safe to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def database_name(url: str) -> str:
+    name = urlsplit(url).path.lstrip("/")
+    return name or "postgres"
+
+
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def database_identity(url: str, env: Mapping[str, str] | None = None) -> str:
+    """Which database a URL names, whoever connects: ``host:port/name``, no user, no
+    password. What the spool and the token cache are kept for, so that a service of another
+    database sharing the folder never replays or trusts them. The host and port come from
+    the URL, its ``host``/``port`` query parameters or ``PGHOST``/``PGPORT``, as libpq takes
+    them; every spelling of this machine is one host."""
+    env = os.environ if env is None else env
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    host = parts.hostname or (query.get("host") or [""])[0] or env.get("PGHOST") or "localhost"
+    port = parts.port or (query.get("port") or [""])[0] or env.get("PGPORT") or 5432
+    host = "localhost" if host.lower() in _LOOPBACK else host.lower()
+    return f"{host}:{port}/{database_name(url)}"
+
+
+async def ensure_database(url: str) -> bool:
+    """Create the URL's database if it does not exist; True when it was created."""
+    name = database_name(url)
+    conn = await asyncpg.connect(_with_database(url, "postgres"))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists:
+            return False
+        quoted = '"' + name.replace('"', '""') + '"'
+        try:
+            await conn.execute(f"CREATE DATABASE {quoted}")
+        except asyncpg.exceptions.DuplicateDatabaseError:
+            return False
+        return True
+    finally:
+        await conn.close()
+
+
+async def drop_database(url: str) -> None:
+    name = database_name(url)
+    conn = await asyncpg.connect(_with_database(url, "postgres"))
+    try:
+        quoted = '"' + name.replace('"', '""') + '"'
+        await conn.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+    finally:
+        await conn.close()
+
+
+async def create_pool(url: str, max_size: int = 10) -> asyncpg.Pool:
+    # min_size=0: the service starts and spools even when the database is down.
+    pool = await asyncpg.create_pool(
+        url, min_size=0, max_size=max_size, command_timeout=30, timeout=5
+    )
+    assert pool is not None
+    return pool
+
+
+@asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[Any]:
+    """A pooled connection; an unreachable database raises DatabaseUnavailableError."""
+    try:
+        conn = await pool.acquire(timeout=5)
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise DatabaseUnavailableError(type(exc).__name__) from exc
+        raise
+    try:
+        yield conn
+    except DatabaseUnavailableError:
+        raise
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise DatabaseUnavailableError(type(exc).__name__) from exc
+        raise
+    finally:
+        try:
+            await pool.release(conn)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.debug("released a broken connection")
