@@ -8,18 +8,18 @@ says is not one goes back to ``pending``; a refund already recorded stays record
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aggregates.order_stock import Move
+from eventsourcing.domain import Aggregate
 
-Planned = tuple[str, dict[str, Any]]
+if TYPE_CHECKING:
+    from aggregates.order import Order
+
+# An event to trigger (its class) with the fields of its own, beyond the user and receipt.
+Planned = tuple[type[Aggregate.Event], dict[str, Any]]
 
 
-def _identity(order: Any, key: str) -> dict[str, Any]:
-    return dict(order.moved[key])
-
-
-def differences(live: Any, fresh: Any) -> list[str]:
+def differences(live: Order, fresh: Order) -> list[str]:
     """Human-readable differences between the ledger's reading and the corrected one."""
     found = []
     if live.is_sale != fresh.is_sale:
@@ -38,15 +38,15 @@ def differences(live: Any, fresh: Any) -> list[str]:
         found.append(
             f"platform status: {live.noted_platform_status} -> {fresh.noted_platform_status}"
         )
-    if fresh.is_sale and live.details != fresh.details:
-        changed = sorted(k for k in fresh.details if live.details.get(k) != fresh.details[k])
-        found.append("details: " + ", ".join(changed))
+    if fresh.is_sale and fresh.details is not None and live.details != fresh.details:
+        changed = fresh.details.changed(live.details) if live.details else ["all"]
+        found.append("details: " + ", ".join(sorted(changed)))
     missing = sorted(set(fresh.refunds) - set(live.refunds))
     if missing:
         found.append("refunds: " + ", ".join(missing))
     if live.deleted != fresh.deleted:
         found.append(f"deleted on platform: {live.deleted} -> {fresh.deleted}")
-    stock = stock_moves(live, fresh, "")
+    stock = live.stock.moves_to(fresh.stock, "")
     if stock:
         found.append(
             "stock: "
@@ -57,79 +57,45 @@ def differences(live: Any, fresh: Any) -> list[str]:
     return found
 
 
-def plan(live: Any, fresh: Any) -> list[Planned]:
-    """The sale, refund and deletion events (by name, with their fields) that bring ``live``
-    to ``fresh``; ``stock_moves`` plans the stock."""
+def plan(live: Order, fresh: Order) -> list[Planned]:
+    """The sale, refund and deletion events that bring ``live`` to ``fresh``; the stock is
+    planned by ``live.stock.moves_to(fresh.stock)``."""
+    events = type(live)
     planned: list[Planned] = []
     if fresh.is_sale and not live.is_sale:
-        planned.append(
-            (
-                "SaleRecorded",
-                {"status": fresh.status, "platform_status": fresh.platform_status, **fresh.details},
-            )
-        )
+        assert fresh.details is not None
+        statuses = {"status": fresh.status, "platform_status": fresh.platform_status}
+        planned.append((events.SaleRecorded, {**statuses, **fresh.details.as_fields()}))
     elif live.is_sale:
         planned += _sale_changes(live, fresh)
     elif fresh.noted_platform_status not in (None, live.noted_platform_status):
-        planned.append(("StatusNoted", {"platform_status": fresh.noted_platform_status}))
+        planned.append((events.StatusNoted, {"platform_status": fresh.noted_platform_status}))
     for refund_id in sorted(set(fresh.refunds) - set(live.refunds)):
         refund = fresh.refunds[refund_id]
-        planned.append(
-            (
-                "RefundRecorded",
-                {
-                    "refund_id": refund_id,
-                    "amount": refund.amount,
-                    "lines": refund.lines,
-                    "created_at": refund.created_at,
-                },
-            )
-        )
+        fields: dict[str, Any] = {"refund_id": refund_id, "amount": refund.amount}
+        fields.update(lines=refund.lines, created_at=refund.created_at)
+        planned.append((events.RefundRecorded, fields))
     if live.deleted != fresh.deleted:
         if fresh.deleted:
-            planned.append(("DeletedOnPlatform", {"trash_after": fresh.trash_after}))
+            planned.append((events.DeletedOnPlatform, {"trash_after": fresh.trash_after}))
         else:
-            planned.append(("RestoredOnPlatform", {}))
+            planned.append((events.RestoredOnPlatform, {}))
     return planned
 
 
-def _sale_changes(live: Any, fresh: Any) -> list[Planned]:
+def _sale_changes(live: Order, fresh: Order) -> list[Planned]:
+    events = type(live)
     if not fresh.is_sale:
         # The corrected code says this was never a sale: it cannot be unrecorded, so it goes
         # back to pending (and gives its stock back below).
         if live.status == "pending":
             return []
         status = fresh.latest_platform_status or live.platform_status
-        return [("SaleStatusChanged", {"status": "pending", "platform_status": status})]
+        return [(events.SaleStatusChanged, {"status": "pending", "platform_status": status})]
     changes: list[Planned] = []
-    if live.details != fresh.details:
-        changes.append(("SaleAmended", dict(fresh.details)))
+    if fresh.details is not None and live.details != fresh.details:
+        changes.append((events.SaleAmended, fresh.details.as_fields()))
     if (live.status, live.platform_status) != (fresh.status, fresh.platform_status):
-        changes.append(
-            (
-                "SaleStatusChanged",
-                {"status": fresh.status, "platform_status": fresh.platform_status},
-            )
-        )
+        statuses = {"status": fresh.status, "platform_status": fresh.platform_status}
+        changes.append((events.SaleStatusChanged, statuses))
     return changes
-
-
-def stock_moves(live: Any, fresh: Any, reason: str) -> list[Move]:
-    """Per line: give back what the live order holds and the fresh one does not, and take
-    what the fresh one holds and the live one does not (a changed product counts as both)."""
-    moves = []
-    for key in sorted(set(live.out) | set(fresh.out)):
-        have, want = live.out.get(key, 0), fresh.out.get(key, 0)
-        same_product = (
-            key in live.moved
-            and key in fresh.moved
-            and live.moved[key]["product_ref"] == fresh.moved[key]["product_ref"]
-        )
-        if have and want and not same_product:
-            moves.append(Move(False, _identity(live, key), have, reason))
-            have = 0
-        if want > have:
-            moves.append(Move(True, _identity(fresh, key), want - have, reason))
-        elif have > want:
-            moves.append(Move(False, _identity(live, key), have - want, reason))
-    return moves

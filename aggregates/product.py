@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from aggregates.delivery_event import DeliveryEvent
 from aggregates.ids import product_id
 from aggregates.values import Delivery, ProductSnapshot, ProductVariant
 
@@ -43,23 +44,10 @@ class Product(Aggregate):
         platform: str
         external_id: str
 
-    class ProductDelivery(Aggregate.Event):
+    class ProductDelivery(DeliveryEvent):
         """What every delivery-made product event records (never triggered itself)."""
 
-        user_id: UUID
-        platform: str
-        external_id: str
-        topic: str | None
-        delivery_id: str | None
-        webhook_id: str | None
-        event_id: str | None
-        source: str | None
-        headers: dict[str, str]
-        received_at: datetime
-        verification: str
-        body_sha256: str
-
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Product) -> None:
             aggregate.bodies.add(self.body_sha256)
 
     class ProductUpdated(ProductDelivery):
@@ -75,7 +63,7 @@ class Product(Aggregate):
         modified_at: datetime | None
         variants: tuple[ProductVariant, ...]
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Product) -> None:
             super().apply(aggregate)
             aggregate.readings[self.originator_version] = reading(self)
             aggregate.recorded_at[self.originator_version] = self.timestamp
@@ -104,13 +92,13 @@ class Product(Aggregate):
         code_version: str
         differences: tuple[str, ...]
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Product) -> None:
             aggregate.readings[self.receipt_version] = reading(self)
 
     class DeletedOnPlatform(ProductDelivery):
         """The platform deleted the product: the catalogue marks it; its stock history stays."""
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Product) -> None:
             super().apply(aggregate)
             aggregate.deleted = True
 
@@ -120,7 +108,7 @@ class Product(Aggregate):
         external_id: str
         receipt_version: int
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: Product) -> None:
             aggregate.deleted = False
 
     def __init__(self, user_id: UUID, platform: str, external_id: str) -> None:
@@ -150,7 +138,7 @@ class Product(Aggregate):
             user_id=self.user_id,
             platform=self.platform,
             external_id=self.external_id,
-            **_delivery_fields(delivery),
+            **delivery.as_fields(),
         )
         return "deleted"
 
@@ -169,7 +157,7 @@ class Product(Aggregate):
         self.trigger_event(
             self.ProductUpdated,
             **_snapshot_fields(self, snapshot),
-            **_delivery_fields(delivery),
+            **delivery.as_fields(),
         )
         if restored and self.deleted:
             # Only the restore notice brings it back: a late, older update must not.
@@ -209,7 +197,7 @@ class Product(Aggregate):
             self.trigger_event(
                 self.InterpretationCorrected,
                 **_snapshot_fields(self, snapshot),
-                **_delivery_fields(delivery),
+                **delivery.as_fields(),
                 receipt_version=version,
                 delivery_recorded_at=self.recorded_at[version],
                 deleted=self.deleted,
@@ -220,12 +208,10 @@ class Product(Aggregate):
         return found
 
 
-def reading(e: Any) -> ProductSnapshot:
+def reading(e: Product.ProductUpdated) -> ProductSnapshot:
     """What a product delivery's event says the product is."""
-    return ProductSnapshot(
-        *(e.platform, e.external_id, e.name, e.sku, e.price, e.product_type, e.parent_id),
-        *(e.manage_stock, e.stock_quantity, e.platform_status, e.modified_at, tuple(e.variants)),
-    )
+    found = {f.name: getattr(e, f.name) for f in fields(ProductSnapshot)}
+    return ProductSnapshot(**{**found, "variants": tuple(e.variants)})
 
 
 def differences(recorded: ProductSnapshot, now: ProductSnapshot) -> list[str]:
@@ -253,18 +239,4 @@ def _snapshot_fields(product: Product, snapshot: ProductSnapshot) -> dict[str, A
         "platform_status": snapshot.platform_status,
         "modified_at": snapshot.modified_at,
         "variants": snapshot.variants,
-    }
-
-
-def _delivery_fields(delivery: Delivery) -> dict[str, Any]:
-    return {
-        "topic": delivery.topic,
-        "delivery_id": delivery.delivery_id,
-        "webhook_id": delivery.webhook_id,
-        "event_id": delivery.event_id,
-        "source": delivery.source,
-        "headers": dict(delivery.headers),
-        "received_at": delivery.received_at,
-        "verification": delivery.verification,
-        "body_sha256": delivery.body_sha256,
     }

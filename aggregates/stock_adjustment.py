@@ -110,7 +110,7 @@ class StockAdjustment(Aggregate):
         actor: str
         key: str
 
-        def apply(self, aggregate: Any) -> None:
+        def apply(self, aggregate: StockAdjustment) -> None:
             aggregate.adjusted = (self.product_ref, self.by, self.reason)
 
     def __init__(self, user_id: UUID, key: str) -> None:

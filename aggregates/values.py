@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 Platform = Literal["woocommerce", "shopify"]
 PLATFORMS: tuple[Platform, ...] = ("woocommerce", "shopify")
@@ -123,6 +123,35 @@ class OrderSnapshot:
 
 
 @dataclass(frozen=True)
+class SaleDetails:
+    """What a sale is, apart from its status: who bought what, for how much. Events that set
+    it (SaleRecorded, SaleAmended, DetailsNoted) carry these fields, each under its name."""
+
+    customer: Customer
+    lines: tuple[OrderLine, ...]
+    subtotal: Decimal
+    shipping: Decimal
+    tax: Decimal
+    discount: Decimal
+    total: Decimal
+    currency: str | None
+    payment_method: str | None
+
+    @classmethod
+    def of(cls, source: Any) -> SaleDetails:
+        """The details of a snapshot, or of an event that carries them."""
+        found = {f.name: getattr(source, f.name) for f in fields(cls)}
+        return cls(**{**found, "lines": tuple(found["lines"])})
+
+    def as_fields(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def changed(self, other: SaleDetails) -> list[str]:
+        """The names of the fields ``other`` has otherwise."""
+        return [f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
+
+
+@dataclass(frozen=True)
 class RefundSnapshot:
     """A refund delivered on its own (Shopify ``refunds/create``), naming its order."""
 
@@ -196,3 +225,13 @@ class Delivery:
     received_at: datetime
     verification: str
     body_sha256: str
+
+    @classmethod
+    def of(cls, event: Any) -> Delivery:
+        """The delivery an event recorded (one carrying the delivery's fields)."""
+        return cls(**{f.name: getattr(event, f.name) for f in fields(cls)})
+
+    def as_fields(self) -> dict[str, Any]:
+        """The fields, as an event records them."""
+        found = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**found, "headers": dict(self.headers)}

@@ -59,6 +59,7 @@ class ProjectionRunner:
         self._wakeups = {p.name: asyncio.Event() for p in self.projections}
         self._progress = asyncio.Condition()
         self._down = False  # the database is unreachable: said once, then quietly retried
+        self._back = asyncio.Event()  # set when a worker reaches it again: the others retry
 
     def _unavailable(self) -> None:
         if not self._down:
@@ -73,6 +74,16 @@ class ProjectionRunner:
         if self._down:
             self._down = False
             log.info("database available again: projections resume")
+            self._back.set()
+            self._back = asyncio.Event()
+
+    async def _pause(self, delay: float) -> None:
+        """Wait ``delay``, or less: until a worker finds the database back."""
+        back = self._back
+        try:
+            await asyncio.wait_for(back.wait(), delay)
+        except TimeoutError:
+            pass
 
     def wake(self) -> None:
         for event in self._wakeups.values():
@@ -211,7 +222,7 @@ class ProjectionRunner:
                 self.active.discard(projection.name)
                 if conn is not None:
                     await _close_quietly(conn)
-            await asyncio.sleep(delay)  # a standby, or after a failure
+            await self._pause(delay)  # a standby, or after a failure
 
     async def _serve(self, conn: Any, projection: Projection) -> None:
         """The active runner of ``projection``: rebuild it if its version changed, then
@@ -246,6 +257,7 @@ class ProjectionRunner:
             conn = None
             try:
                 conn = await asyncpg.connect(self.dsn, timeout=5)
+                self._available()
                 delay = self.poll_interval
                 closed = asyncio.Event()
                 conn.add_termination_listener(lambda *_, done=closed: done.set())
@@ -261,7 +273,7 @@ class ProjectionRunner:
             finally:
                 if conn is not None:
                     await _close_quietly(conn)
-            await asyncio.sleep(delay)
+            await self._pause(delay)
 
 
 async def _close_quietly(conn: Any) -> None:
