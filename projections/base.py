@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -65,17 +64,6 @@ def raw_datetime(value: Any) -> datetime:
 
 def topics(*classes: type) -> tuple[str, ...]:
     return tuple(get_topic(cls) for cls in classes)
-
-
-def _default(obj: Any) -> Any:
-    if isinstance(obj, Decimal):
-        return str(obj)
-    raise TypeError(f"cannot encode {type(obj).__qualname__} as JSON")
-
-
-def to_json(value: Any) -> str:
-    """JSON text for a jsonb parameter; Decimals become exact strings, never floats."""
-    return orjson.dumps(value, default=_default).decode()
 
 
 def receipt_source(recorded: Recorded) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from projections.base import (
     StoredRow,
     parse_json,
     receipt_source,
-    to_json,
     topics,
 )
+from projections.encoding import to_json
 
 # An order id names its user, platform and external id (uuid5), so it is the key. The
 # platform status is what the order's events decide, whatever order receipts came in: a

@@ -13,8 +13,9 @@ from uuid import UUID
 
 import orjson
 
-from projections import base
+from projections import base, encoding
 from projections.base import Decode, Recorded, StoredRow
+from projections.encoding import to_json
 
 # user id, platform, external id, received_at, the source's JSON, the platform's status
 Receipt = tuple[UUID, str, str, datetime, str, str | None]
@@ -46,7 +47,7 @@ class RawReceipts:
             # The source holds isoformat() of the parsed time, whatever spelling was stored.
             parsed = base.raw_datetime(at)
             when = self.times[at["_data_"]] = (parsed, parsed.isoformat())
-        source = orjson.dumps(base.receipt_view((row[0], row[1], row[2]), d, when[1]))
+        source = encoding.dumps(base.receipt_view((row[0], row[1], row[2]), d, when[1]))
         if b'"_type_"' in source:
             return decoded_receipt(self.decode(row))
         platform_status = d["platform_status"]
@@ -55,5 +56,5 @@ class RawReceipts:
 
 def decoded_receipt(recorded: Recorded) -> Receipt:
     e = recorded.event
-    source = base.to_json(base.receipt_source(recorded))
+    source = to_json(base.receipt_source(recorded))
     return e.user_id, e.platform, e.external_id, e.received_at, source, e.platform_status

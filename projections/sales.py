@@ -17,9 +17,9 @@ from projections.base import (
     StoredRow,
     parse_json,
     receipt_source,
-    to_json,
     topics,
 )
+from projections.encoding import to_json
 
 _INSERT_RECEIPT = """
 INSERT INTO sale_receipts (order_id, originator_version, notification_id, user_id, source)

@@ -13,10 +13,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
-
 from aggregates.values import product_ref
 from projections.base import StoredUuids
+from projections.encoding import to_json
 
 _STATUSES = frozenset(("pending", "sale", "cancelled", "refunded"))
 _fromisoformat = datetime.fromisoformat
@@ -41,7 +40,7 @@ def render_lines(lines: list[dict[str, Any]], platform: Any) -> str:
         line["product_ref"] = product_ref(
             platform, line["product_id"], line["variation_id"], line["sku"]
         )
-    return orjson.dumps(lines).decode()
+    return to_json(lines)
 
 
 class Values:

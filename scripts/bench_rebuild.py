@@ -48,8 +48,7 @@ from aggregates.values import (
     ProductSnapshot,
 )
 from projections.registry import all_projections
-from service.projecting.rebuild import rebuild
-from service.projecting.rebuild import prepare_database
+from service.projecting.rebuild import prepare_database, rebuild
 from service.store.db import drop_database, ensure_database
 from service.store.eventstore import EventStore
 from service.store.transcoder import create_mapper, value_transcodings
@@ -72,9 +71,21 @@ def _snapshot(n: int, status: str, platform_status: str, seconds: int) -> OrderS
         OrderLine("2", "7", str(700 + n % 20), None, "variant", 1, half, half),
     )
     return OrderSnapshot(
-        "woocommerce", str(n), status, platform_status, Customer("Ana Ruiz", "ana@example.com"),
-        lines, Decimal("15.50"), Decimal("0"), Decimal("0"), Decimal("0"), Decimal("15.50"),
-        "EUR", "bacs", None, T0 + timedelta(seconds=seconds),
+        "woocommerce",
+        str(n),
+        status,
+        platform_status,
+        Customer("Ana Ruiz", "ana@example.com"),
+        lines,
+        Decimal("15.50"),
+        Decimal("0"),
+        Decimal("0"),
+        Decimal("0"),
+        Decimal("15.50"),
+        "EUR",
+        "bacs",
+        None,
+        T0 + timedelta(seconds=seconds),
     )
 
 
@@ -96,8 +107,17 @@ def _catalogue_events(user_id: UUID) -> list:
     for pid in [*range(40, 90), *range(700, 720)]:
         product = Product.open(user_id, "woocommerce", str(pid))
         snapshot = ProductSnapshot(
-            "woocommerce", str(pid), f"Product {pid}", f"SKU-{pid}", Decimal("5.00"),
-            "simple", None, "yes", 100, "publish", T0,
+            "woocommerce",
+            str(pid),
+            f"Product {pid}",
+            f"SKU-{pid}",
+            Decimal("5.00"),
+            "simple",
+            None,
+            "yes",
+            100,
+            "publish",
+            T0,
         )
         product.update(_delivery(), snapshot)
         events += product.collect_events()
@@ -176,8 +196,10 @@ def _library_classes() -> tuple[type, type, type]:
             super().__init__(datastore, **kwargs)
             table = SQL("{0}.library_stock_levels").format(Identifier(self.datastore.schema))
             self.sql_create_statements.append(
-                SQL("CREATE TABLE IF NOT EXISTS {0} (user_id uuid, product_ref text,"
-                    " quantity bigint NOT NULL, PRIMARY KEY (user_id, product_ref))").format(table)
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {0} (user_id uuid, product_ref text,"
+                    " quantity bigint NOT NULL, PRIMARY KEY (user_id, product_ref))"
+                ).format(table)
             )
             self.upsert = SQL(
                 "INSERT INTO {0} VALUES (%s, %s, %s) ON CONFLICT (user_id, product_ref)"

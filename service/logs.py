@@ -12,8 +12,9 @@ import re
 import sys
 from urllib.parse import unquote
 
+from aggregates.values import PLATFORMS
+
 REDACTED = "***"
-PLATFORMS = frozenset({"woocommerce", "shopify"})
 # Literal path segments after the token that name a route, not a secret.
 ROUTE_SUFFIXES = frozenset({"producto"})
 _WEBHOOK_WORDS = frozenset({"webhook", "webhooks"})

@@ -1,8 +1,13 @@
 """Shared fixtures: one fresh PostgreSQL database per test run, and the app over HTTP.
 
-``DATABASE_URL`` names the server (``./scripts/test`` sets it); the run creates its own
-uniquely named database there and drops it at the end. Tests isolate themselves by creating
-their own users, since every row the ledger keeps belongs to one user.
+The suite is in three tiers: ``tests/unit`` (pure: no database, no process; run alone by
+``./scripts/test --unit``), ``tests/integration`` (a real PostgreSQL, in process) and
+``tests/e2e`` (the service over HTTP, the ``ledger`` command as a process).
+
+``DATABASE_URL`` names the server (``./scripts/test`` sets it); the first test that asks for
+the database creates its own uniquely named one there, and the run drops it at the end. Tests
+isolate themselves by creating their own users, since every row the ledger keeps belongs to
+one user.
 """
 
 from __future__ import annotations
@@ -17,13 +22,23 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from service.http.access_log import RedactingAccessLogger
-from service.http.app import create_app
 from service.logs import SecretFilter
 from service.settings import DEFAULT_DATABASE_URL, Settings
-from tests.support import Merchant, create_merchant, migrated_database
+from tests.builders import FIXTURES
+from tests.support import Merchant, create_merchant, migrated_database, start_client
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The fixtures are third-party data kept outside the repository: without them, stop at
+    once with one line saying where they must be (not a traceback per module)."""
+    if not (FIXTURES / "woocommerce").is_dir() or not (FIXTURES / "shopify").is_dir():
+        pytest.exit(
+            f"the test fixtures must be at {FIXTURES} (../shared/fixtures beside this"
+            " checkout, with woocommerce/, shopify/ and woocommerce-live/)",
+            returncode=4,
+        )
 
 
 def _run_database_url() -> str:
@@ -48,15 +63,6 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=database_url, spool_dir=tmp_path / "spool")
-
-
-async def start_client(settings: Settings) -> TestClient:
-    server = TestServer(create_app(settings))
-    # TestServer ignores access_log_class in its constructor; start_server takes it.
-    await server.start_server(access_log_class=RedactingAccessLogger)
-    client = TestClient(server)
-    await client.start_server()
-    return client
 
 
 @pytest_asyncio.fixture

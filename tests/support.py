@@ -1,25 +1,75 @@
-"""Helpers the database and HTTP tests share."""
+"""What the database, HTTP and process tests share: a migrated database, merchants, the app
+over HTTP, the ``ledger`` command as a process, and the one ``wait_until``."""
 
 from __future__ import annotations
 
-import json
+import asyncio
+import os
 import secrets
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from service.accounts import users
+from service.http.access_log import RedactingAccessLogger
+from service.http.app import create_app
+from service.intake.ingest import Ingestor
+from service.intake.keeping import pg_stores
 from service.projecting.rebuild import prepare_database
+from service.settings import Settings
 from service.store.db import drop_database, ensure_database
+from service.store.eventstore import EventStore
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool] | bool],
+    within: float = 20.0,
+    what: str = "the condition",
+) -> None:
+    """Wait for observable state (never for a while): poll ``condition`` until it holds,
+    failing after ``within`` seconds with ``what`` was not reached."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        held = condition()
+        if not isinstance(held, bool):
+            held = await held
+        if held:
+            return
+        assert loop.time() < deadline, f"{what} was not reached within {within} s"
+        await asyncio.sleep(0.02)
+
+
+async def start_client(settings: Settings) -> TestClient:
+    server = TestServer(create_app(settings))
+    # TestServer ignores access_log_class in its constructor; start_server takes it.
+    await server.start_server(access_log_class=RedactingAccessLogger)
+    client = TestClient(server)
+    await client.start_server()
+    return client
+
+
+async def ledger(database_url: str, *args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+    """Run ``ledger ARGS`` as a process against ``database_url``, feeding ``stdin`` if given."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service.cli",
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate(stdin)
+    return proc.returncode or 0, out.decode(), err.decode()
 
 
 @asynccontextmanager
@@ -37,14 +87,9 @@ async def migrated_database(url: str) -> AsyncIterator[str]:
         await drop_database(url)
 
 
-CURL_BODY = """{
-    "id": 9999,
-    "status": "processing",
-    "billing": {"first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"},
-    "line_items": [{"product_id": 42, "name": "Sample Product", "quantity": 1, "total": "19.99"}],
-    "total": "19.99",
-    "payment_method": "stripe"
-  }"""
+def pg_ingestor(pool: asyncpg.Pool, store: EventStore) -> Ingestor:
+    """An ingestor on the real database, with the default limits."""
+    return Ingestor(pg_stores(pool, store, 1000, 200), inbox_limit=1000, max_lines=5000)
 
 
 @dataclass(frozen=True)
@@ -74,36 +119,6 @@ async def create_merchant(pool: asyncpg.Pool, prefix: str = "shop") -> Merchant:
     return Merchant(new.user_id, new.name, new.webhook_token, new.api_key)
 
 
-def fixture_bytes(platform: str, name: str) -> bytes:
-    return (FIXTURES / platform / name).read_bytes()
-
-
-def shopify_body(name: str) -> tuple[bytes, dict[str, Any]]:
-    """A Shopify REST example unwrapped to the webhook body it stands for."""
-    doc = json.loads(fixture_bytes("shopify", name), parse_float=Decimal)
-    inner = doc.get("order", doc.get("refund", doc)) if isinstance(doc, dict) else doc
-    body = json.dumps(inner, default=str).encode()
-    return body, json.loads(body, parse_float=Decimal)
-
-
-def woo_order(order_id: int, status: str = "processing", **extra: Any) -> dict[str, Any]:
-    """A small, consistent WooCommerce order body."""
-    body: dict[str, Any] = {
-        "id": order_id,
-        "status": status,
-        "currency": "EUR",
-        "billing": {"first_name": "Ana", "last_name": "Ruiz", "email": "ana@example.com"},
-        "line_items": [
-            {"id": 1, "product_id": 42, "variation_id": 0, "quantity": 2, "total": "10.00"},
-            {"id": 2, "product_id": 7, "variation_id": 71, "quantity": 1, "total": "5.50"},
-        ],
-        "total": "15.50",
-        "payment_method": "bacs",
-    }
-    body.update(extra)
-    return body
-
-
 async def stock_of(client: TestClient, merchant: Merchant, ref: str) -> int | None:
     resp = await client.get(f"/api/stock/{ref}", headers=merchant.auth)
     if resp.status == 404:
@@ -126,40 +141,3 @@ async def count_events(pool: asyncpg.Pool, originator_id: UUID, topic_suffix: st
             f"%{topic_suffix}",
         )
     return int(value)
-
-
-LIVE_DAY = FIXTURES / "woocommerce-live"
-LIVE_SECRET = "live-s3cr3t-2024"  # the store's webhook secret, as its README gives it
-# Hop-by-hop headers the test client sets itself.
-_NOT_RESENT = {"host", "content-length", "connection"}
-
-
-@dataclass(frozen=True)
-class LiveDelivery:
-    """One delivery of the real store's day: its number, topic, endpoint, headers, body."""
-
-    number: int
-    topic: str
-    endpoint: str
-    headers: dict[str, str]
-    body: bytes
-
-    def path(self, merchant: Merchant) -> str:
-        return merchant.woo_orders() if self.endpoint == "order" else merchant.woo_products()
-
-
-def live_day() -> list[LiveDelivery]:
-    """The 61 deliveries of ``woocommerce-live/``, in the order the store sent them."""
-    day = []
-    for meta_path in sorted(LIVE_DAY.glob("[0-9][0-9][0-9]-*.json")):
-        meta = json.loads(meta_path.read_text())
-        number, _, topic = meta_path.stem.partition("-")
-        headers = {k: v for k, v in meta["headers"] if k.lower() not in _NOT_RESENT}
-        body = meta_path.with_suffix(".body").read_bytes()
-        day.append(LiveDelivery(int(number), topic, meta["endpoint"], headers, body))
-    return day
-
-
-def live_store_at_end() -> dict[str, Any]:
-    """The store's own state after the day, read from the store."""
-    return dict(json.loads((LIVE_DAY / "store-at-end.json").read_text()))

@@ -19,15 +19,11 @@ from uuid import UUID
 
 import asyncpg
 
+from aggregates.values import PLATFORMS
 from service.accounts import users
+from service.adapters.registry import PLATFORMS as ADAPTERS
 
-PLATFORMS = ("woocommerce", "shopify")
 MAX_SECRET_CHARS = 1024
-# The header each platform puts its base64 HMAC-SHA256 of the raw body in (lower case).
-SIGNATURE_HEADERS = {
-    "woocommerce": "x-wc-webhook-signature",
-    "shopify": "x-shopify-hmac-sha256",
-}
 
 SIGNATURE_VALID = "signature_valid"
 MISSING_SIGNATURE = "missing_signature"
@@ -177,7 +173,8 @@ def verify(platform: str, headers: Mapping[str, str], body: bytes, secrets: Sequ
     first whether verification is on (``secrets`` non-empty); with no candidates a signature
     cannot be valid. A malformed header is an invalid signature, never an exception.
     """
-    value = _header(headers, SIGNATURE_HEADERS[check_platform(platform)])
+    # The header the platform puts its base64 HMAC-SHA256 of the raw body in.
+    value = _header(headers, ADAPTERS[check_platform(platform)].SIGNATURE_HEADER.lower())
     if value is None or not value.strip():
         return MISSING_SIGNATURE
     try:

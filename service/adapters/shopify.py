@@ -38,7 +38,12 @@ from service.adapters.shopify_refunds import is_refund_body, order_refunds
 from service.adapters.shopify_refunds import refund_from_json as refund_from_json
 from service.adapters.topics import deleted_id, is_deletion_notice, unsupported_topic
 
+# What the platform registry (service/adapters/registry.py) reads: this module is a Platform.
+NAME = "shopify"
 HEADER_PREFIX = "x-shopify-"
+SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
+# Shopify has no trash: nothing is restored.
+RESTORE_TOPICS: frozenset[str] = frozenset()
 # What each topic announces. ``orders/edited`` is routed to the order parser as asked, but its
 # real body is ``{"order_edit": {...}}`` (what changed, not the order), which that parser refuses
 # as not_an_order; the edited order itself arrives as ``orders/updated``.
@@ -189,7 +194,7 @@ def deleted_from_json(doc: Any) -> DeletedSnapshot:
     return DeletedSnapshot(platform="shopify", external_id=deleted_id(doc))
 
 
-def classify(topic: str | None, doc: Any) -> str:
+def classify(topic: str | None, doc: Any, endpoint: str = "order") -> str:
     """What a delivery is: ``"order"``, ``"order_deleted"``, ``"refund"``, ``"product"`` or
     ``"product_deleted"``.
 
@@ -250,3 +255,8 @@ def delivery_from_headers(
         verification=verification,
         body_sha256=body_sha256,
     )
+
+
+def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
+    """Shopify sends no ping: a subscription is tested with a real topic."""
+    return False

@@ -17,6 +17,7 @@ from aggregates.values import (
     OrderSnapshot,
     ProductSnapshot,
     Refund,
+    RefundSnapshot,
     SaleStatus,
 )
 from service.adapters.common import (
@@ -38,7 +39,12 @@ from service.adapters.common import (
 from service.adapters.headers import delivery_headers, header
 from service.adapters.topics import deleted_id, is_deletion_notice, unsupported_topic
 
+# What the platform registry (service/adapters/registry.py) reads: this module is a Platform.
+NAME = "woocommerce"
 HEADER_PREFIX = "x-wc-"
+SIGNATURE_HEADER = "X-WC-Webhook-Signature"
+# Topics whose snapshot brings a deleted order or product back from the trash.
+RESTORE_TOPICS = frozenset({"order.restored", "product.restored"})
 
 # WooCommerce deducts stock when an order reaches processing, on-hold or completed, so those are
 # the sales; pending, failed and checkout-draft are not (yet). A status we do not know (trash,
@@ -271,3 +277,8 @@ def delivery_from_headers(
         verification=verification,
         body_sha256=body_sha256,
     )
+
+
+def refund_from_json(doc: Any) -> RefundSnapshot:
+    """WooCommerce sends no refund on its own: its refunds come inside the order."""
+    raise PayloadError("not_a_refund", None, "WooCommerce sends refunds inside the order")

@@ -1,7 +1,7 @@
 """Stock corrections as events: adjustments by hand, and reconciliation with the platform's
 own counts.
 
-Idempotency rests on the event table's primary key, as for deliveries (service/ingest.py):
+Idempotency rests on the event table's primary key, as for deliveries (service/store/write.py):
 the adjustment's id comes from the caller's key, so two writers with one key race for the
 same aggregate versions and exactly one commits; the other reloads and sees a duplicate.
 """
@@ -26,11 +26,10 @@ from aggregates.stock_adjustment import (
     check_product_ref,
 )
 from projections import stock_queries
+from projections.base import Recorded
 from service.store.db import connection
-from service.store.eventstore import ConcurrencyConflictError, EventStore, replay
-
-# Each conflict means another writer with the same key made progress; a few suffice.
-MAX_ATTEMPTS = 8
+from service.store.eventstore import EventStore, replay
+from service.store.write import history_events, write
 
 
 class UnknownProductError(LookupError):
@@ -77,27 +76,16 @@ async def adjust(
             if await stock_queries.get_stock(conn, user_id, product_ref) is None:
                 raise UnknownProductError(product_ref)
     adjustment_id = StockAdjustment.create_id(user_id, key)
-    for _ in range(MAX_ATTEMPTS):
-        async with connection(pool) as conn:
-            history = await store.load_recorded(conn, adjustment_id)
-            aggregate = (
-                replay([r.event for r in history])
-                if history
-                else StockAdjustment.open(user_id, key)
-            )
-            outcome = aggregate.adjust(product_ref, by, reason, actor)
-            pending = aggregate.collect_events()
-            if not pending:
-                return Adjustment(
-                    outcome, adjustment_id, product_ref, by, history[-1].notification_id
-                )
-            try:
-                async with conn.transaction():
-                    positions = await store.append(conn, pending)
-            except ConcurrencyConflictError:
-                continue
-            return Adjustment(outcome, adjustment_id, product_ref, by, positions[-1])
-    raise ConcurrencyConflictError(f"adjustment {adjustment_id}: too many concurrent writers")
+
+    async def decide(history: list[Recorded]) -> tuple[StockAdjustment, AdjustmentOutcome]:
+        events = history_events(history)
+        aggregate = replay(events) if events else StockAdjustment.open(user_id, key)
+        return aggregate, aggregate.adjust(product_ref, by, reason, actor)
+
+    async with connection(pool) as conn:
+        written = await write(conn, store, adjustment_id, decide)
+    assert written.last is not None  # an adjustment has at least its own event
+    return Adjustment(written.result, adjustment_id, product_ref, by, written.last)
 
 
 @dataclass(frozen=True)

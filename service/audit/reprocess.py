@@ -24,10 +24,12 @@ from eventsourcing.utils import get_topic
 from aggregates.order import Order
 from aggregates.product import Product
 from aggregates.values import Delivery, ProductSnapshot
+from projections.base import Recorded
 from service.adapters.body import parse_json
 from service.adapters.common import PayloadError
-from service.intake.ingest import ADAPTERS
-from service.store.eventstore import ConcurrencyConflictError, EventStore, replay
+from service.adapters.registry import PLATFORMS
+from service.store.eventstore import EventStore, replay
+from service.store.write import history_events, write
 
 REASON = "deliveries re-read with the current adapters and rules"
 
@@ -48,24 +50,10 @@ class Correction:
     unreadable: list[str]
 
 
-def _delivery(receipt: Any) -> Delivery:
-    return Delivery(
-        receipt.topic,
-        receipt.delivery_id,
-        receipt.webhook_id,
-        receipt.event_id,
-        receipt.source,
-        dict(receipt.headers),
-        receipt.received_at,
-        receipt.verification,
-        receipt.body_sha256,
-    )
-
-
 def _reread(order: Order, receipt: Any, body: bytes) -> None:
     """Feed one stored delivery to ``order`` as the current code reads it."""
-    adapter = ADAPTERS[order.platform]
-    delivery = _delivery(receipt)
+    adapter = PLATFORMS[order.platform]
+    delivery = Delivery.of(receipt)
     if receipt.kind == "repeat":  # a retry of an event already read: it changed nothing
         return
     if receipt.kind == "deletion":
@@ -75,7 +63,7 @@ def _reread(order: Order, receipt: Any, body: bytes) -> None:
     if receipt.kind == "refund":
         order.receive_refund(delivery, adapter.refund_from_json(doc).refund)
         return
-    restored = (receipt.topic or "").lower() == "order.restored"
+    restored = (receipt.topic or "").lower() in adapter.RESTORE_TOPICS
     order.receive(delivery, adapter.order_from_json(doc), restored=restored)
 
 
@@ -110,6 +98,8 @@ def _received_since(receipts: list[Any], since: datetime | None) -> bool:
     return since is None or any(r.received_at >= since for r in receipts)
 
 
+# What to make of an aggregate's history: the aggregate holding the corrections, and what
+# they are; None when nothing needs correcting.
 Attempt = Callable[[Any, list[Any]], Awaitable[tuple[Any, Correction] | None]]
 
 
@@ -118,21 +108,17 @@ async def _reprocess_one(
 ) -> Correction | None:
     """Run ``attempt`` on the aggregate's history; append what it triggered unless a dry run.
     A delivery arriving meanwhile makes the append conflict: then all is read again."""
-    for _ in range(10):
-        async with pool.acquire() as conn:
-            history = await store.load(conn, aggregate_id)
-            outcome = await attempt(conn, history)
-            if outcome is None:
-                return None
-            live, correction = outcome
-            if not dry_run:
-                try:
-                    async with conn.transaction():
-                        await store.append(conn, live.collect_events())
-                except ConcurrencyConflictError:
-                    continue
-            return correction
-    raise ConcurrencyConflictError(f"{aggregate_id}: too busy to reprocess")
+    async with pool.acquire() as conn:
+
+        async def decide(history: list[Recorded]) -> tuple[Any, Correction | None]:
+            found = await attempt(conn, history_events(history))
+            if found is None:
+                return None, None
+            live, correction = found
+            return (None if dry_run else live), correction
+
+        written = await write(conn, store, aggregate_id, decide)
+    return written.result
 
 
 def _order_attempt(since: datetime | None) -> Attempt:
@@ -172,7 +158,7 @@ async def _reread_products(
     """Each delivery as the current code reads it; None where it cannot, which keeps the
     recorded reading (restated as such after a difference, so the log still ends on the
     latest delivery)."""
-    adapter = ADAPTERS[live.platform]
+    adapter = PLATFORMS[live.platform]
     reread: list[tuple[int, Delivery, ProductSnapshot | None]] = []
     unreadable = []
     for e in deliveries:
@@ -186,12 +172,13 @@ async def _reread_products(
             # Moving a delivery to another product is beyond a correction: reported only.
             unreadable.append(f"{e.body_sha256[:12]}: now reads as {snapshot.product_ref}")
             snapshot = None
-        reread.append((e.originator_version, _delivery(e), snapshot))
+        reread.append((e.originator_version, Delivery.of(e), snapshot))
     return reread, unreadable
 
 
 async def reprocess(
     pool: asyncpg.Pool,
+    store: EventStore,
     user_id: UUID,
     *,
     since: datetime | None = None,
@@ -199,7 +186,6 @@ async def reprocess(
 ) -> list[Correction]:
     """Corrections for every order and product of the user (only those with a delivery
     since ``since``), orders first."""
-    store = EventStore()
     async with pool.acquire() as conn:
         order_ids = await _aggregate_ids(conn, user_id, Order.Opened)
         product_ids = await _aggregate_ids(conn, user_id, Product.Opened)

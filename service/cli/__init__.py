@@ -20,6 +20,7 @@ from service.cli import audit, inbox, projections, reprocess, serve, users
 from service.cli.common import Command, CommandError
 from service.settings import Settings, SettingsError
 from service.store.db import mask_url
+from service.store.eventstore import EventStore
 from service.store.migrate import MigrationChangedError
 
 _EXPECTED: tuple[type[Exception], ...] = (
@@ -57,11 +58,12 @@ def _main(argv: list[str] | None) -> int:
     except SettingsError as exc:
         sys.stderr.write(f"ledger: {exc}\n")
         return 2
+    store = EventStore()
     if args.area == "serve":
-        return serve.cmd_serve(args, settings)
+        return serve.cmd_serve(args, settings, store)
     command = commands[(args.area, args.command)]
     try:
-        return asyncio.run(command(args, settings))
+        return asyncio.run(command(args, settings, store))
     except _EXPECTED as exc:
         sys.stderr.write(f"ledger: {type(exc).__doc__.strip()} ({exc})\n")  # type: ignore[union-attr]
         return 2

@@ -16,7 +16,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
-import orjson
 
 from aggregates.stock_adjustment import (
     AdjustmentConflictError,
@@ -25,6 +24,7 @@ from aggregates.stock_adjustment import (
     check_product_ref,
 )
 from aggregates.values import PLATFORMS
+from projections import encoding
 from service.accounts import users
 from service.audit import adjustments
 from service.audit import trace as audit
@@ -55,14 +55,12 @@ def _print(*lines: str) -> None:
         sys.stdout.write(line + "\n")
 
 
-def _expected_errors(
-    command: Callable[[argparse.Namespace, Settings], Awaitable[int]],
-) -> Command:
+def _expected_errors(command: Command) -> Command:
     """Report this module's expected failures as ``ledger`` reports its own: exit code 2."""
 
-    async def run(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
         try:
-            return await command(args, settings)
+            return await command(args, settings, store)
         except _EXPECTED as exc:
             doc = (type(exc).__doc__ or "").strip()
             sys.stderr.write(f"ledger: {doc} ({exc})\n")
@@ -94,7 +92,7 @@ def _signed(n: int) -> str:
     return f"{n:+d}"
 
 
-async def cmd_adjust(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_adjust(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     # Refuse bad input before printing a key that nothing will ever use.
     check_product_ref(args.product_ref)
     check_adjustment(args.by, args.reason)
@@ -106,7 +104,7 @@ async def cmd_adjust(args: argparse.Namespace, settings: Settings) -> int:
         actor = f"cli:{os_user()}"
         done = await adjustments.adjust(
             pool,
-            EventStore(),
+            store,
             user_id,
             key,
             args.product_ref,
@@ -136,7 +134,7 @@ def _movement_line(m: dict[str, Any]) -> str:
     ).rstrip()
 
 
-async def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_history(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     async def work(pool: asyncpg.Pool, user_id: UUID) -> int:
         async with pool.acquire() as conn:
             # One snapshot for every page, so the last balance is the level shown.
@@ -166,7 +164,7 @@ async def _history_pages(conn: Any, user_id: UUID, product_ref: str) -> int:
     return 0
 
 
-async def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_reconcile(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     async def work(pool: asyncpg.Pool, user_id: UUID) -> int:
         found = await adjustments.discrepancies(pool, user_id)
         if not found:
@@ -180,7 +178,7 @@ async def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
         if not args.apply:
             _print(f"{len(found)} to reconcile; --apply appends the adjustments")
             return 0
-        done = await adjustments.reconcile(pool, EventStore(), user_id, found, f"cli:{os_user()}")
+        done = await adjustments.reconcile(pool, store, user_id, found, f"cli:{os_user()}")
         whats = {
             "adjusted": "adjusted",
             "duplicate": "already adjusted for this report",
@@ -201,7 +199,7 @@ def _external(value: str) -> tuple[str, str]:
     return platform, external_id
 
 
-async def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_trace(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     if (args.sale_id is None) == (args.external is None):
         raise AuditCommandError("give either SALE_ID or --external PLATFORM:EXTERNAL_ID")
     external = _external(args.external) if args.external is not None else None
@@ -211,29 +209,28 @@ async def cmd_trace(args: argparse.Namespace, settings: Settings) -> int:
         raise AuditCommandError(f"{args.sale_id!r} is not a sale id") from None
 
     async def work(pool: asyncpg.Pool, user_id: UUID) -> int:
-        store = EventStore()
         async with pool.acquire() as conn:
             if external is not None:
                 found = await audit.trace_external(conn, store, user_id, *external)
             else:
                 assert sale_id is not None
                 found = await audit.trace(conn, store, user_id, sale_id)
-        _print(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode())
+        _print(encoding.dumps(found, indent=True).decode())
         return 0
 
     return await _with_user(settings, args.user, work)
 
 
-async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_export(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     async def work(pool: asyncpg.Pool, user_id: UUID) -> int:
-        store, after = EventStore(), 0
+        after = 0
         out = sys.stdout.buffer
         while True:
             async with pool.acquire() as conn:
                 items, next_after = await audit.export_page(
                     conn, store, user_id, after=after, limit=EXPORT_PAGE
                 )
-            out.write(b"".join(orjson.dumps(item) + b"\n" for item in items))
+            out.write(b"".join(encoding.dumps(item) + b"\n" for item in items))
             out.flush()
             if next_after is None:
                 return 0

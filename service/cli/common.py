@@ -10,8 +10,10 @@ from typing import Any
 import asyncpg
 
 from service.settings import Settings
+from service.store.eventstore import EventStore
 
-Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+# Every command gets its arguments, the settings, and the one EventStore of the process.
+Command = Callable[[argparse.Namespace, Settings, EventStore], Coroutine[Any, Any, int]]
 
 
 class CommandError(Exception):

@@ -12,7 +12,8 @@ import asyncpg
 from service.accounts import users
 from service.cli.common import Command, CommandError, connect, say
 from service.intake import inbox
-from service.intake.ingest import Ingestor
+from service.intake.ingest import REFUSED, Ingestor
+from service.intake.keeping import pg_stores
 from service.settings import Settings
 from service.store.db import DatabaseUnavailableError, create_pool
 from service.store.eventstore import EventStore
@@ -20,7 +21,7 @@ from service.store.eventstore import EventStore
 log = logging.getLogger(__name__)
 
 
-async def cmd_inbox_list(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_inbox_list(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     conn = await connect(settings)
     try:
         user_id = await users.user_id_by_name(conn, args.user)
@@ -38,7 +39,7 @@ async def cmd_inbox_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def cmd_inbox_dismiss(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_inbox_dismiss(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     if (args.id is None) == (not args.all_pings):
         raise CommandError("give either an inbox ID or --all-pings")
     conn = await connect(settings)
@@ -53,7 +54,9 @@ async def cmd_inbox_dismiss(args: argparse.Namespace, settings: Settings) -> int
     return 0
 
 
-async def cmd_inbox_reprocess(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_inbox_reprocess(
+    args: argparse.Namespace, settings: Settings, store: EventStore
+) -> int:
     pool = await create_pool(settings.database_url, 2)
     try:
         async with pool.acquire() as conn:
@@ -61,13 +64,18 @@ async def cmd_inbox_reprocess(args: argparse.Namespace, settings: Settings) -> i
             entries = await inbox.open_quarantined(conn, user_id, args.id)
         if args.id is not None and not entries:
             raise CommandError(f"no open quarantined delivery {args.id} for {args.user}")
-        return await _reprocess(pool, entries, settings)
+        return await _reprocess(pool, store, entries, settings)
     finally:
         await pool.close()
 
 
-async def _reprocess(pool: asyncpg.Pool, entries: list[Any], settings: Settings) -> int:
-    ingestor = Ingestor.from_settings(pool, EventStore(), settings)
+async def _reprocess(
+    pool: asyncpg.Pool, store: EventStore, entries: list[Any], settings: Settings
+) -> int:
+    stores = pg_stores(pool, store, settings.inbox_max_per_user, settings.inbox_signature_failures)
+    ingestor = Ingestor(
+        stores, inbox_limit=settings.inbox_max_per_user, max_lines=settings.max_lines
+    )
     still = failed = 0
     for inbox_id, delivery in entries:
         try:
@@ -81,7 +89,7 @@ async def _reprocess(pool: asyncpg.Pool, entries: list[Any], settings: Settings)
             continue
         body = answer.body
         async with pool.acquire() as conn:
-            if answer.http_status >= 400 or body["status"] == "quarantined":
+            if answer.outcome in REFUSED:
                 still += 1
                 reason = body.get("reason") or body.get("error") or "rejected"
                 await inbox.still_quarantined(

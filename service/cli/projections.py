@@ -57,11 +57,11 @@ def _selected(args: argparse.Namespace) -> list[Projection]:
     return chosen
 
 
-async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_run(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     pool = await create_pool(settings.database_url, 2)
     runner = ProjectionRunner(
         pool,
-        EventStore(),
+        store,
         all_projections(),
         settings.database_url,
         settings.projection_poll_interval,
@@ -81,7 +81,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_status(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     conn = await asyncpg.connect(settings.database_url, timeout=10)
     try:
         head = int(
@@ -91,7 +91,6 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
             r["name"]: r
             for r in await conn.fetch("SELECT name, position, version FROM projection_positions")
         }
-        store = EventStore()
         holders = await _lock_holders(conn)
         sys.stdout.write(
             "projection  version  position  head  lag(events)  lag(s)  failures  runner\n"
@@ -154,11 +153,9 @@ def _bar(name: str) -> Callable[[Progress], None]:
     return report
 
 
-async def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_rebuild(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     for projection in _selected(args):
-        progress = await rebuild(
-            settings.database_url, EventStore(), projection, _bar(projection.name)
-        )
+        progress = await rebuild(settings.database_url, store, projection, _bar(projection.name))
         sys.stderr.write("\n")
         sys.stdout.write(
             f"{projection.name}: rebuilt (v{version_of(projection)}), {progress.done} events, "
@@ -167,12 +164,10 @@ async def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_verify(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     status = 0
     for projection in _selected(args):
-        differences = await compare(
-            settings.database_url, EventStore(), projection, _bar(projection.name)
-        )
+        differences = await compare(settings.database_url, store, projection, _bar(projection.name))
         sys.stderr.write("\n")
         if differences:
             status = 1

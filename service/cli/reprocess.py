@@ -12,6 +12,7 @@ from service.audit.reprocess import code_version, reprocess
 from service.cli.common import Command
 from service.settings import Settings
 from service.store.db import create_pool
+from service.store.eventstore import EventStore
 
 
 def _since(value: str) -> datetime:
@@ -38,12 +39,12 @@ def register(top: Any) -> dict[tuple[str, str], Command]:
     return {("reprocess", "reprocess"): cmd_reprocess}
 
 
-async def cmd_reprocess(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_reprocess(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     pool = await create_pool(settings.database_url, 2)
     try:
         async with pool.acquire() as conn:
             user_id = await users.user_id_by_name(conn, args.user)
-        corrections = await reprocess(pool, user_id, since=args.since, dry_run=args.dry_run)
+        corrections = await reprocess(pool, store, user_id, since=args.since, dry_run=args.dry_run)
     finally:
         await pool.close()
     verb = "would correct" if args.dry_run else "corrected"

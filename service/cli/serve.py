@@ -17,9 +17,10 @@ from service.logs import configure_logging
 from service.projecting.rebuild import prepare_database
 from service.settings import Settings
 from service.store.db import ensure_database, mask_url
+from service.store.eventstore import EventStore
 
 
-async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_migrate(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     created = await ensure_database(settings.database_url)
     conn = await connect(settings)
     try:
@@ -32,14 +33,14 @@ async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_serve(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     configure_logging(settings.log_level)
     say(f"database: {mask_url(settings.database_url)}")
     say(f"spool (deliveries kept while the database is down): {settings.spool_dir}")
     say(f"serving on http://{args.host}:{args.port}")
     try:
         web.run_app(
-            create_app(settings),
+            create_app(settings, store),
             host=args.host,
             port=args.port,
             access_log_class=RedactingAccessLogger,

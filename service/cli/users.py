@@ -8,12 +8,13 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
+from aggregates.values import PLATFORMS
+from projections.encoding import to_json
 from service.accounts import bindings, users
 from service.accounts import secrets as signing
 from service.cli.common import Command, connect, say
 from service.settings import Settings
+from service.store.eventstore import EventStore
 
 EXPECTED: tuple[type[Exception], ...] = (
     users.UserExistsError,
@@ -41,7 +42,7 @@ def _secret_lines(token: str | None, api_key: str | None) -> list[str]:
     return lines
 
 
-async def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_users_create(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     conn = await connect(settings)
     try:
         new = await users.create_user(conn, args.name)
@@ -54,14 +55,14 @@ async def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
             "webhook_token": new.webhook_token,
             "api_key": new.api_key,
         }
-        say(orjson.dumps(record).decode())
+        say(to_json(record))
         return 0
     say(f"user {new.name} created, id {new.user_id}")
     say(*_secret_lines(new.webhook_token, new.api_key))
     return 0
 
 
-async def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_users_list(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     conn = await connect(settings)
     try:
         rows = await users.list_users(conn)
@@ -74,7 +75,7 @@ async def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def cmd_users_rotate(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_users_rotate(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     which = "token" if args.command == "rotate-token" else "api_key"
     conn = await connect(settings)
     try:
@@ -104,7 +105,9 @@ def _read_secret(prompt: str) -> str:
         raise signing.SecretNotTextError("stdin") from None
 
 
-async def cmd_users_set_secret(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_users_set_secret(
+    args: argparse.Namespace, settings: Settings, store: EventStore
+) -> int:
     where = f"{args.name}/{args.platform}"
     secret = _read_secret(f"signing secret for {where}: ")
     conn = await connect(settings)
@@ -124,7 +127,9 @@ async def cmd_users_set_secret(args: argparse.Namespace, settings: Settings) -> 
     return 0
 
 
-async def cmd_users_clear_secret(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_users_clear_secret(
+    args: argparse.Namespace, settings: Settings, store: EventStore
+) -> int:
     conn = await connect(settings)
     try:
         await signing.clear_secret(conn, args.name, args.platform, settings.secret_grace)
@@ -137,7 +142,7 @@ async def cmd_users_clear_secret(args: argparse.Namespace, settings: Settings) -
     return 0
 
 
-async def cmd_users_show(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_users_show(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     conn = await connect(settings)
     try:
         user_id = await users.user_id_by_name(conn, args.name)
@@ -154,7 +159,7 @@ async def cmd_users_show(args: argparse.Namespace, settings: Settings) -> int:
         f"  webhook token rotated: {_when(user['token_rotated_at'])}",
         f"  API key rotated: {_when(user['api_key_rotated_at'])}",
     )
-    for platform in signing.PLATFORMS:
+    for platform in PLATFORMS:
         say(f"  {platform}:", *_platform_lines(status.get(platform), bound.get(platform), now))
     return 0
 
@@ -179,7 +184,9 @@ def _platform_lines(
     return lines
 
 
-async def cmd_users_unbind_store(args: argparse.Namespace, settings: Settings) -> int:
+async def cmd_users_unbind_store(
+    args: argparse.Namespace, settings: Settings, store: EventStore
+) -> int:
     conn = await connect(settings)
     try:
         was_bound = await bindings.unbind(conn, args.name, args.platform)
@@ -212,7 +219,7 @@ def register(top: Any) -> dict[tuple[str, str], Command]:
     unbind = u_cmds.add_parser("unbind-store", help="forget the store bound to a platform")
     for sub in (set_secret, clear_secret, unbind):
         sub.add_argument("name")
-        sub.add_argument("platform", choices=signing.PLATFORMS)
+        sub.add_argument("platform", choices=PLATFORMS)
     show = u_cmds.add_parser("show", help="a user's settings (never its secrets)")
     show.add_argument("name")
     return {

@@ -12,9 +12,10 @@ from aiohttp import web
 from projections.registry import all_projections
 from service.http import audit_api, query_api, webhooks
 from service.http.errors import error_middleware, error_response
-from service.http.keys import INTAKE, POOL, RUNNER, SETTINGS
+from service.http.keys import INTAKE, POOL, RUNNER, SETTINGS, STORE
 from service.intake.ingest import Ingestor
 from service.intake.intake import Intake
+from service.intake.keeping import pg_stores
 from service.intake.spool import Spool
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
@@ -42,7 +43,7 @@ async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pool = app[POOL]
-    store = EventStore()
+    store = app[STORE]
     runner = None
     if settings.run_projections:
         runner = ProjectionRunner(
@@ -59,7 +60,10 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         database_identity(settings.database_url),
     )
     spool.lock()  # one service per spool directory: SpoolLocked stops a second one here
-    ingestor = Ingestor.from_settings(pool, store, settings)
+    stores = pg_stores(pool, store, settings.inbox_max_per_user, settings.inbox_signature_failures)
+    ingestor = Ingestor(
+        stores, inbox_limit=settings.inbox_max_per_user, max_lines=settings.max_lines
+    )
     intake = Intake(pool, ingestor, spool, settings, runner)
     app[RUNNER] = runner
     app[INTAKE] = intake
@@ -83,7 +87,7 @@ def _start(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     return asyncio.get_running_loop().create_task(coro)
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, store: EventStore | None = None) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware],
         client_max_size=settings.max_body_bytes,
@@ -93,6 +97,7 @@ def create_app(settings: Settings) -> web.Application:
     )
 
     app[SETTINGS] = settings
+    app[STORE] = store if store is not None else EventStore()
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(_intake_ctx)
     app.router.add_get("/healthz", healthz)

@@ -22,10 +22,9 @@ from service.accounts import users
 from service.audit import adjustments
 from service.audit import trace as audit
 from service.http.errors import ApiError, InvalidParameterError, NotFoundError
-from service.http.keys import POOL, RUNNER, SETTINGS
+from service.http.keys import POOL, RUNNER, SETTINGS, STORE
 from service.http.params import MAX_INT, authenticate, int_param, respond, text_param, uuid_param
 from service.store.db import connection
-from service.store.eventstore import EventStore
 
 MAX_PAGE = 1000
 DEFAULT_EVENTS_PAGE = 100
@@ -81,7 +80,15 @@ async def post_adjustment(request: web.Request) -> web.Response:
         name = await users.name_of(conn, user_id)
     try:
         done = await adjustments.adjust(
-            pool, EventStore(), user_id, key, product_ref, by, reason, f"api:{name}", create=create
+            pool,
+            request.app[STORE],
+            user_id,
+            key,
+            product_ref,
+            by,
+            reason,
+            f"api:{name}",
+            create=create,
         )
     except InvalidAdjustmentError as exc:
         raise InvalidParameterError(str(exc)) from None
@@ -124,7 +131,7 @@ async def sale_trace(request: web.Request) -> web.Response:
     sale_id = uuid_param(request, "sale_id")
     try:
         async with connection(request.app[POOL]) as conn:
-            found = await audit.trace(conn, EventStore(), user_id, sale_id)
+            found = await audit.trace(conn, request.app[STORE], user_id, sale_id)
     except audit.TraceError:
         raise NotFoundError("no such sale") from None
     return respond(found)
@@ -136,7 +143,7 @@ async def list_events(request: web.Request) -> web.Response:
     limit = int_param(request, "limit", DEFAULT_EVENTS_PAGE, 1, MAX_PAGE)
     async with connection(request.app[POOL]) as conn:
         items, next_after = await audit.export_page(
-            conn, EventStore(), user_id, after=after, limit=limit
+            conn, request.app[STORE], user_id, after=after, limit=limit
         )
     return respond({"items": items, "next_after": next_after})
 

@@ -8,8 +8,11 @@ from aiohttp import web
 from service.intake.intake import Intake
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
+from service.store.eventstore import EventStore
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
+# The one EventStore (its mapper and transcoder) every handler and task reads and writes with.
+STORE = web.AppKey("store", EventStore)
 INTAKE = web.AppKey("intake", Intake)
 RUNNER: web.AppKey[ProjectionRunner | None] = web.AppKey("runner")

@@ -15,6 +15,7 @@ from uuid import UUID
 import orjson
 from aiohttp import web
 
+from projections import encoding
 from service.accounts import users
 from service.http.errors import InvalidParameterError, NotFoundError, UnauthorizedError
 from service.http.keys import POOL
@@ -26,18 +27,8 @@ DEFAULT_LIMIT = 50
 MAX_KEY_LENGTH = 300
 
 
-def _default(obj: Any) -> Any:
-    if isinstance(obj, UUID):
-        return str(obj)
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    raise TypeError(type(obj).__qualname__)
-
-
 def respond(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(data, default=_default), status=status, content_type="application/json"
-    )
+    return web.Response(body=encoding.dumps(data), status=status, content_type="application/json")
 
 
 async def authenticate(request: web.Request) -> UUID:
@@ -100,7 +91,7 @@ def text_param(request: web.Request, name: str) -> str:
 def encode_cursor(position: Any) -> str | None:
     if position is None:
         return None
-    return base64.urlsafe_b64encode(orjson.dumps(position, default=_default)).decode()
+    return base64.urlsafe_b64encode(encoding.dumps(position)).decode()
 
 
 def decode_cursor(request: web.Request) -> Any:

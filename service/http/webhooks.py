@@ -7,14 +7,28 @@ import logging
 
 from aiohttp import web
 
-from service.adapters import shopify, woocommerce
 from service.adapters.headers import delivery_headers
+from service.adapters.registry import PLATFORMS
 from service.http.errors import BodyTimeoutError, IncompleteBodyError
 from service.http.keys import INTAKE, SETTINGS
+from service.intake.ingest import Answer
 
 log = logging.getLogger(__name__)
 
-_PREFIXES = {"woocommerce": woocommerce.HEADER_PREFIX, "shopify": shopify.HEADER_PREFIX}
+# What the platform hears. Only a signature refusal is not a 2xx: a body we could not use
+# is kept (202) and a refusal would only make the platform disable the webhook; a delivery
+# sent with a wrong signature must not look accepted. WooCommerce counts only an exact 200
+# as a successful ping.
+_STATUSES = {
+    "quarantined": 202,
+    "not_kept": 202,
+    "spooled": 202,
+    "invalid_signature": 401,
+}
+
+
+def http_status(answer: Answer) -> int:
+    return _STATUSES.get(answer.outcome, 200)
 
 
 async def _read(request: web.Request, platform: str) -> bytes:
@@ -33,13 +47,14 @@ async def _read(request: web.Request, platform: str) -> bytes:
 
 async def _receive(request: web.Request, platform: str, kind: str) -> web.Response:
     body = await _read(request, platform)
-    if platform == "woocommerce" and woocommerce.is_ping(request.headers, body):
+    adapter = PLATFORMS[platform]
+    if adapter.is_ping(request.headers, body):
         kind = "ping"
-    headers = delivery_headers(request.headers, _PREFIXES[platform])
+    headers = delivery_headers(request.headers, adapter.HEADER_PREFIX)
     answer = await request.app[INTAKE].receive(
         request.match_info["token"], platform, kind, headers, body
     )
-    return web.json_response(answer.body, status=answer.http_status)
+    return web.json_response(answer.body, status=http_status(answer))
 
 
 async def woocommerce_order(request: web.Request) -> web.Response:

@@ -6,7 +6,6 @@ A quarantined delivery keeps its exact bytes, headers and the reason, so that af
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -15,7 +14,8 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from service.intake.spool import SpooledDelivery
+from projections.encoding import to_json
+from service.intake.delivery import SpooledDelivery
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +89,9 @@ async def keep(
         reason,
         field,
         detail,
-        orjson.dumps(delivery.headers).decode(),
+        to_json(delivery.headers),
         delivery.body,
-        hashlib.sha256(delivery.body).hexdigest(),
+        delivery.body_sha256,
         delivery.received_at,
         "open" if kind == "quarantined" else "seen",
     )
@@ -171,7 +171,7 @@ async def mark_reprocessed(
         " WHERE inbox_id = $1",
         inbox_id,
         at,
-        orjson.dumps(outcome).decode(),
+        to_json(outcome),
     )
 
 

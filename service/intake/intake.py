@@ -19,9 +19,10 @@ from uuid import UUID
 import asyncpg
 
 from service.accounts import users
+from service.intake.delivery import SpooledDelivery
 from service.intake.errors import IntakeFullError, UnknownTokenError
-from service.intake.ingest import PING, Answer, Ingestor
-from service.intake.spool import CorruptEntry, Spool, SpooledDelivery, SpoolFull
+from service.intake.ingest import PING, SPOOLED, Answer, Ingestor
+from service.intake.spool import CorruptEntry, Spool, SpoolFull
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
 from service.store.db import DatabaseUnavailableError, connection
@@ -91,7 +92,7 @@ class Intake:
 
     async def _spool(self, delivery: SpooledDelivery) -> Answer:
         # WooCommerce counts only an exact 200 as a successful ping, whatever our state.
-        answer = PING if delivery.kind == "ping" else Answer(202, {"status": "spooled"})
+        answer = PING if delivery.kind == "ping" else SPOOLED
         try:
             entry_id = await asyncio.to_thread(self.spool.append, delivery)
         except SpoolFull:

@@ -21,16 +21,16 @@ import re
 import secrets
 import threading
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from service.intake.delivery import SpooledDelivery
+
 logger = logging.getLogger(__name__)
 
-KINDS = frozenset({"order", "product", "ping"})
 # 2: entries name their database (1, before that, are replayed by whichever spool reads them).
 _FORMAT_VERSION = 2
 _FORMATS = (1, 2)
@@ -62,25 +62,6 @@ class CorruptEntry(SpoolError):
 class SpoolLocked(SpoolError):
     """Another ledger process uses this spool directory: give each service its own
     LEDGER_SPOOL_DIR."""
-
-
-@dataclass(frozen=True)
-class SpooledDelivery:
-    """A raw webhook delivery, kept byte for byte until the database takes it."""
-
-    user_id: uuid.UUID
-    platform: str
-    kind: str
-    headers: dict[str, str]
-    body: bytes
-    received_at: datetime
-    entry_id: str = ""
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown delivery kind {self.kind!r}")
-        if self.received_at.utcoffset() is None:
-            raise ValueError("received_at must be timezone-aware")
 
 
 def _encode(d: SpooledDelivery, database: str) -> bytes:

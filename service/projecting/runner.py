@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import zlib
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +39,12 @@ MAX_BACKOFF = 10
 
 def lock_key(name: str) -> int:
     return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def application_name() -> str:
+    """How a worker's connection names itself in pg_stat_activity, so that which process
+    holds which projection's lock is one query away (pg_locks joined to pg_stat_activity)."""
+    return f"pyme-ledger projections pid {os.getpid()}"
 
 
 class ProjectionRunner:
@@ -203,7 +210,9 @@ class ProjectionRunner:
         while True:
             conn = None
             try:
-                conn = await asyncpg.connect(self.dsn, timeout=5)
+                conn = await asyncpg.connect(
+                    self.dsn, timeout=5, server_settings={"application_name": application_name()}
+                )
                 self._available()
                 delay = self.poll_interval
                 if await conn.fetchval(
@@ -256,7 +265,9 @@ class ProjectionRunner:
         while True:
             conn = None
             try:
-                conn = await asyncpg.connect(self.dsn, timeout=5)
+                conn = await asyncpg.connect(
+                    self.dsn, timeout=5, server_settings={"application_name": application_name()}
+                )
                 self._available()
                 delay = self.poll_interval
                 closed = asyncio.Event()

@@ -1,0 +1,143 @@
+"""Signing secrets in the database: storage with a grace period, rotation, clearing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from service.accounts import secrets as signing
+from service.accounts import users
+from tests.builders import sign, signed_vector
+from tests.support import create_merchant
+
+BODY, SECRET, SIGNATURE = signed_vector()
+GRACE = timedelta(hours=24)
+
+
+def woo(signature: str) -> dict[str, str]:
+    return {"x-wc-webhook-signature": signature, "content-type": "application/json"}
+
+
+async def test_set_rotate_and_grace_period(pool: asyncpg.Pool):
+    shop = await create_merchant(pool)
+    async with pool.acquire() as conn:
+        now = await conn.fetchval("SELECT now()")
+        assert await signing.secrets_for(conn, shop.user_id, "woocommerce", now) == []
+
+        await signing.set_secret(conn, shop.name, "woocommerce", SECRET, GRACE)
+        now = await conn.fetchval("SELECT now()")
+        assert await signing.secrets_for(conn, shop.user_id, "woocommerce", now) == [SECRET]
+        assert await signing.secrets_for(conn, shop.user_id, "shopify", now) == []
+        # Kept as given, since HMACs need the key itself.
+        stored = await conn.fetchval(
+            "SELECT secret FROM user_secrets WHERE user_id = $1", shop.user_id
+        )
+        assert stored == SECRET
+
+        await signing.set_secret(conn, shop.name, "woocommerce", "the-new-secret", GRACE)
+        now = await conn.fetchval("SELECT now()")
+        found = await signing.secrets_for(conn, shop.user_id, "woocommerce", now)
+        assert found == ["the-new-secret", SECRET]
+        # Within the grace period a delivery signed with the old secret still verifies...
+        assert signing.verify("woocommerce", woo(SIGNATURE), BODY, found) == "signature_valid"
+        # ...and after it, not.
+        later = await signing.secrets_for(
+            conn, shop.user_id, "woocommerce", now + GRACE + timedelta(seconds=1)
+        )
+        assert later == ["the-new-secret"]
+        assert signing.verify("woocommerce", woo(SIGNATURE), BODY, later) == "invalid_signature"
+
+
+async def test_a_previous_secret_expires_in_the_database(pool: asyncpg.Pool):
+    shop = await create_merchant(pool)
+    async with pool.acquire() as conn:
+        await signing.set_secret(conn, shop.name, "woocommerce", SECRET, GRACE)
+        await signing.set_secret(conn, shop.name, "woocommerce", "replacement", GRACE)
+        await conn.execute(
+            "UPDATE user_secrets SET previous_valid_until = now() - interval '1 second'"
+            " WHERE user_id = $1",
+            shop.user_id,
+        )
+        now = await conn.fetchval("SELECT now()")
+        found = await signing.secrets_for(conn, shop.user_id, "woocommerce", now)
+    assert found == ["replacement"]
+    assert signing.verify("woocommerce", woo(SIGNATURE), BODY, found) == "invalid_signature"
+
+
+async def test_a_tiny_grace_period_ends(pool: asyncpg.Pool):
+    shop = await create_merchant(pool)
+    async with pool.acquire() as conn:
+        await signing.set_secret(conn, shop.name, "shopify", "first", timedelta(0))
+        await signing.set_secret(conn, shop.name, "shopify", "second", timedelta(milliseconds=1))
+        # Past the millisecond of grace, whenever this runs.
+        now = await conn.fetchval("SELECT now() + interval '2 milliseconds'")
+        assert await signing.secrets_for(conn, shop.user_id, "shopify", now) == ["second"]
+
+
+async def test_clearing_turns_verification_off(pool: asyncpg.Pool):
+    shop = await create_merchant(pool)
+    async with pool.acquire() as conn:
+        await signing.set_secret(conn, shop.name, "woocommerce", SECRET, GRACE)
+        await signing.clear_secret(conn, shop.name, "woocommerce", GRACE)
+        now = await conn.fetchval("SELECT now()")
+        assert await signing.secrets_for(conn, shop.user_id, "woocommerce", now) == []
+        status = await signing.secret_status(conn, shop.user_id)
+        assert status["woocommerce"]["set_at"] is None
+        # Clearing twice is harmless.
+        await signing.clear_secret(conn, shop.name, "woocommerce", GRACE)
+        await signing.clear_secret(conn, shop.name, "shopify", GRACE)
+        # A secret set again within the grace period: the cleared one still counts.
+        await signing.set_secret(conn, shop.name, "woocommerce", "again", GRACE)
+        now = await conn.fetchval("SELECT now()")
+        found = await signing.secrets_for(conn, shop.user_id, "woocommerce", now)
+    assert found == ["again", SECRET]
+
+
+@pytest.mark.parametrize(
+    ("secret", "error"),
+    [
+        ("", signing.EmptySecretError),
+        (" \t\n", signing.EmptySecretError),
+        ("s" * 1025, signing.SecretTooLongError),
+        ("bad\udcffsecret", signing.SecretNotTextError),
+    ],
+)
+async def test_unusable_secrets_are_refused_without_quoting_them(
+    pool: asyncpg.Pool, secret: str, error: type[Exception]
+):
+    shop = await create_merchant(pool)
+    async with pool.acquire() as conn:
+        with pytest.raises(error) as caught:
+            await signing.set_secret(conn, shop.name, "woocommerce", secret, GRACE)
+    if secret.strip():
+        assert secret not in str(caught.value) and secret[:8] not in str(caught.value)
+    assert type(caught.value).__doc__
+
+
+async def test_a_secret_of_1024_characters_is_fine(pool: asyncpg.Pool):
+    shop = await create_merchant(pool)
+    async with pool.acquire() as conn:
+        await signing.set_secret(conn, shop.name, "woocommerce", "s" * 1024, GRACE)
+        now = await conn.fetchval("SELECT now()")
+        found = await signing.secrets_for(conn, shop.user_id, "woocommerce", now)
+    assert found == ["s" * 1024]  # kept whole, not cut
+    signed = woo(sign(BODY, "s" * 1024))
+    assert signing.verify("woocommerce", signed, BODY, found) == "signature_valid"
+    assert signing.verify("woocommerce", signed, BODY, ["s" * 1023]) == "invalid_signature"
+
+
+async def test_unknown_user_and_platform(pool: asyncpg.Pool):
+    shop = await create_merchant(pool)
+    async with pool.acquire() as conn:
+        with pytest.raises(users.UnknownUserError):
+            await signing.set_secret(conn, "nobody-at-all", "woocommerce", "x", GRACE)
+        with pytest.raises(users.UnknownUserError):
+            await signing.clear_secret(conn, "nobody-at-all", "woocommerce", GRACE)
+        with pytest.raises(signing.UnknownPlatformError):
+            await signing.set_secret(conn, shop.name, "magento", "x", GRACE)
+        with pytest.raises(signing.UnknownPlatformError):
+            await signing.secrets_for(
+                conn, shop.user_id, "magento", await conn.fetchval("SELECT now()")
+            )
