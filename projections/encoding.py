@@ -10,7 +10,8 @@ a bug in the caller and raises ``TypeError``, naming the type.
 It lives beside the projections because they write JSON columns with it and may not import
 the service; the service's HTTP edge and CLI import it from here. What is not shown (the
 stored events' own format, service/store/transcoder.py; the spool; the token cache) keeps
-its format of its own.
+its format of its own; the webhook answers and error bodies, which hold only strings and
+numbers, are written by aiohttp's ``json_response`` as they always were.
 """
 
 from __future__ import annotations

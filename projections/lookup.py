@@ -56,7 +56,7 @@ class LookupProjection:
     topics = topics(
         Order.OrderReceived, Order.SaleRecorded, Order.SaleStatusChanged, Order.StatusNoted
     )
-    # Built once after a rebuild's first pass (service/bulk_replay.py): an order id is
+    # Built once after a rebuild's first pass (service/projecting/bulk_replay.py): an order id is
     # made from its user, platform and external id, so the log keeps them unique.
     bulk_deferred = ("order_lookup_external_key",)
 

@@ -58,7 +58,7 @@ class OwnersProjection:
             await conn.copy_records_to_table("event_owners", records=records, columns=_COLUMNS)
 
 
-# The start of a stored event as our transcoder writes it (service/transcoder.py); being
+# The start of a stored event as our transcoder writes it (service/store/transcoder.py); being
 # anchored at the first key, the user id it captures is the top-level one.
 _LEADING_USER = re.compile(
     rb'\{"timestamp":\{"_type_":"datetime_iso","_data_":"[^"\\]*"\}'

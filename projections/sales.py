@@ -110,8 +110,8 @@ class SalesProjection:
         Order.DeletedOnPlatform,
         Order.RestoredOnPlatform,
     )
-    # Built once after a rebuild's first pass (service/bulk_replay.py): the log makes them
-    # hold (a sale's id is its order's, named by user, platform and external id; its
+    # Built once after a rebuild's first pass (service/projecting/bulk_replay.py): the log
+    # makes them hold (a sale's id is its order's, named by user, platform and external id; its
     # source is a receipt the loader found; a position is unique in the log).
     bulk_deferred = (
         "sales_source_fkey",

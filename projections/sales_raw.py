@@ -1,7 +1,7 @@
 """Sale events' fields read straight from their stored JSON, for the sales bulk loader.
 
 A stored Decimal is ``{"_type_": "decimal_str", "_data_": str(value)}`` and a datetime
-``{"_type_": "datetime_iso", "_data_": value.isoformat()}`` (service/transcoder.py); these
+``{"_type_": "datetime_iso", "_data_": value.isoformat()}`` (service/store/transcoder.py); these
 helpers turn such fields into what ``SalesProjection.apply`` writes for the decoded event.
 A field of another shape fails a lookup (KeyError, TypeError) or raises ValueError, and with
 it the batch, which the rebuild then applies event by event.

@@ -77,8 +77,8 @@ class StockProjection:
         Product.ProductUpdated,
         Product.InterpretationCorrected,  # a restated delivery, applied as one
     )
-    # Built once after a rebuild's first pass (see service/bulk_replay.py): both keys come
-    # from the log, whose own constraints already make them unique.
+    # Built once after a rebuild's first pass (see service/projecting/bulk_replay.py): both
+    # keys come from the log, whose own constraints already make them unique.
     bulk_deferred = ("stock_movements_event_key", "stock_movements_product_idx")
 
     async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:

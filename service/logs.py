@@ -32,7 +32,7 @@ _REQUEST_LOGGERS = (
     "aiohttp.websocket",
     "asyncio",
 )
-# The secrets this service issues carry a visible prefix (service/users.py: TOKEN_PREFIX,
+# The secrets this service issues carry a visible prefix (service/accounts/users.py: TOKEN_PREFIX,
 # API_KEY_PREFIX), so one is scrubbed wherever it appears, also in a mistyped path that no
 # rule below recognises as a webhook path.
 _ISSUED = re.compile(r"\b(whk|key)_[A-Za-z0-9_-]{8,}")
@@ -107,7 +107,7 @@ def redact_path(path: str) -> str:
 def _redact_word(match: re.Match[str]) -> str:
     word = match.group(0)
     if word.endswith('.py"') or word.endswith(".py"):
-        # A source file in a traceback (service/webhooks.py), never a request path.
+        # A source file in a traceback (service/http/webhooks.py), never a request path.
         if "/api/" not in word:
             return word
     if "webhook" in word.lower() or ("%" in word and "webhook" in _decode(word).lower()):

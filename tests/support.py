@@ -7,7 +7,7 @@ import asyncio
 import os
 import secrets
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +16,13 @@ from uuid import UUID
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
+from projections.base import Recorded
 from service.accounts import users
 from service.http.access_log import RedactingAccessLogger
 from service.http.app import create_app
 from service.intake.ingest import Ingestor
 from service.intake.keeping import pg_stores
-from service.projecting.rebuild import prepare_database
+from service.projecting.rebuild import _differences, build, prepare_database
 from service.settings import Settings
 from service.store.db import drop_database, ensure_database
 from service.store.eventstore import EventStore
@@ -89,7 +90,7 @@ async def migrated_database(url: str) -> AsyncIterator[str]:
 
 def pg_ingestor(pool: asyncpg.Pool, store: EventStore) -> Ingestor:
     """An ingestor on the real database, with the default limits."""
-    return Ingestor(pg_stores(pool, store, 1000, 200), inbox_limit=1000, max_lines=5000)
+    return Ingestor(pg_stores(pool, store, 1000, 200), max_lines=5000)
 
 
 @dataclass(frozen=True)
@@ -141,3 +142,27 @@ async def count_events(pool: asyncpg.Pool, originator_id: UUID, topic_suffix: st
             f"%{topic_suffix}",
         )
     return int(value)
+
+
+def per_event(cls: type) -> Any:
+    """The same projection without its bulk loader: ``apply`` overridden, so not trusted."""
+
+    class PerEvent(cls):  # type: ignore[misc, valid-type]
+        async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:
+            await super().apply(conn, batch)
+
+    return PerEvent()
+
+
+async def bulk_against_per_event(database_url: str, cls: type) -> list[str]:
+    """The differences between ``cls`` rebuilt by its bulk loader and event by event."""
+    store = EventStore()
+    bulk_conn, _, bulk_progress = await build(database_url, store, cls(), "bulk_check_a")
+    slow_conn, _, _ = await build(database_url, store, per_event(cls), "bulk_check_b")
+    try:
+        assert bulk_progress.done > 0
+        return await _differences(slow_conn, "bulk_check_a", "bulk_check_b")
+    finally:
+        for conn, schema in ((bulk_conn, "bulk_check_a"), (slow_conn, "bulk_check_b")):
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            await conn.close()

@@ -21,7 +21,8 @@ import asyncpg
 
 from aggregates.values import PLATFORMS
 from service.accounts import users
-from service.adapters.registry import PLATFORMS as ADAPTERS
+from service.adapters import registry
+from service.adapters.headers import header
 
 MAX_SECRET_CHARS = 1024
 
@@ -150,16 +151,6 @@ async def secret_status(conn: asyncpg.Connection, user_id: UUID) -> dict[str, di
     }
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is not None:
-        return value
-    for key, candidate in headers.items():
-        if key.lower() == name:
-            return candidate
-    return None
-
-
 def signature(body: bytes, secret: str) -> str:
     """The base64 HMAC-SHA256 of ``body`` under ``secret``, as the platforms send it."""
     digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
@@ -174,8 +165,8 @@ def verify(platform: str, headers: Mapping[str, str], body: bytes, secrets: Sequ
     cannot be valid. A malformed header is an invalid signature, never an exception.
     """
     # The header the platform puts its base64 HMAC-SHA256 of the raw body in.
-    value = _header(headers, ADAPTERS[check_platform(platform)].SIGNATURE_HEADER.lower())
-    if value is None or not value.strip():
+    value = header(headers, registry.PLATFORMS[check_platform(platform)].SIGNATURE_HEADER)
+    if value is None:
         return MISSING_SIGNATURE
     try:
         claimed = base64.b64decode(value.strip().encode("ascii"), validate=True)

@@ -17,7 +17,7 @@ import sys
 import asyncpg
 
 from service.cli import audit, inbox, projections, reprocess, serve, users
-from service.cli.common import Command, CommandError
+from service.cli.common import Command, CommandError, failure_line
 from service.settings import Settings, SettingsError
 from service.store.db import mask_url
 from service.store.eventstore import EventStore
@@ -65,7 +65,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         return asyncio.run(command(args, settings, store))
     except _EXPECTED as exc:
-        sys.stderr.write(f"ledger: {type(exc).__doc__.strip()} ({exc})\n")  # type: ignore[union-attr]
+        sys.stderr.write(failure_line(exc))
         return 2
     except BrokenPipeError:
         raise  # the reader went away: see main

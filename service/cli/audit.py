@@ -26,9 +26,8 @@ from aggregates.stock_adjustment import (
 from aggregates.values import PLATFORMS
 from projections import encoding
 from service.accounts import users
-from service.audit import adjustments
-from service.audit import trace as audit
-from service.cli.common import Command
+from service.audit import adjustments, trace
+from service.cli.common import Command, failure_line, say
 from service.settings import Settings
 from service.store.db import create_pool
 from service.store.eventstore import EventStore
@@ -46,13 +45,8 @@ _EXPECTED = (
     InvalidAdjustmentError,
     AdjustmentConflictError,
     adjustments.UnknownProductError,
-    audit.TraceError,
+    trace.TraceError,
 )
-
-
-def _print(*lines: str) -> None:
-    for line in lines:
-        sys.stdout.write(line + "\n")
 
 
 def _expected_errors(command: Command) -> Command:
@@ -62,8 +56,7 @@ def _expected_errors(command: Command) -> Command:
         try:
             return await command(args, settings, store)
         except _EXPECTED as exc:
-            doc = (type(exc).__doc__ or "").strip()
-            sys.stderr.write(f"ledger: {doc} ({exc})\n")
+            sys.stderr.write(failure_line(exc))
             return 2
 
     return run
@@ -98,7 +91,7 @@ async def cmd_adjust(args: argparse.Namespace, settings: Settings, store: EventS
     check_adjustment(args.by, args.reason)
     key = args.key if args.key is not None else str(uuid4())
     if args.key is None:
-        _print(f"key: {key}   (repeat the command with --key {key} to retry safely)")
+        say(f"key: {key}   (repeat the command with --key {key} to retry safely)")
 
     async def work(pool: asyncpg.Pool, user_id: UUID) -> int:
         actor = f"cli:{os_user()}"
@@ -114,7 +107,7 @@ async def cmd_adjust(args: argparse.Namespace, settings: Settings, store: EventS
             create=args.create,
         )
         what = "adjusted" if done.status == "adjusted" else "duplicate: already adjusted"
-        _print(
+        say(
             f"{what} {done.product_ref} by {_signed(done.by)}"
             f" (adjustment {done.adjustment_id}, position {done.notification_id})"
         )
@@ -146,21 +139,21 @@ async def cmd_history(args: argparse.Namespace, settings: Settings, store: Event
 
 async def _history_pages(conn: Any, user_id: UUID, product_ref: str) -> int:
     after, balance, level = 0, 0, None
-    _print("position\tkind\tdelta\tbalance\tevent\tcaused by\treason")
+    say("position\tkind\tdelta\tbalance\tevent\tcaused by\treason")
     while True:
-        page = await audit.stock_history(
+        page = await trace.stock_history(
             conn, user_id, product_ref, after=after, limit=HISTORY_PAGE
         )
         if page is None:
             raise AuditCommandError(f"no stock is recorded for {product_ref}")
         level = page["quantity"]
         for movement in page["movements"]:
-            _print(_movement_line(movement))
+            say(_movement_line(movement))
             balance = movement["balance"]
         if page["next_after"] is None:
             break
         after = page["next_after"]
-    _print(f"{product_ref}: final balance {balance}, stock level {level}")
+    say(f"{product_ref}: final balance {balance}, stock level {level}")
     return 0
 
 
@@ -168,15 +161,15 @@ async def cmd_reconcile(args: argparse.Namespace, settings: Settings, store: Eve
     async def work(pool: asyncpg.Pool, user_id: UUID) -> int:
         found = await adjustments.discrepancies(pool, user_id)
         if not found:
-            _print("nothing to reconcile")
+            say("nothing to reconcile")
             return 0
         for d in found:
-            _print(
+            say(
                 f"{d.product_ref}\tledger {d.ledger}\tplatform {d.reported}"
                 f" (reported at {d.reported_at_text})\tdrift {_signed(d.by)}"
             )
         if not args.apply:
-            _print(f"{len(found)} to reconcile; --apply appends the adjustments")
+            say(f"{len(found)} to reconcile; --apply appends the adjustments")
             return 0
         done = await adjustments.reconcile(pool, store, user_id, found, f"cli:{os_user()}")
         whats = {
@@ -186,7 +179,7 @@ async def cmd_reconcile(args: argparse.Namespace, settings: Settings, store: Eve
         }
         for a in done:
             what = whats[a.status]
-            _print(f"{a.product_ref}: {what} by {_signed(a.by)} (adjustment {a.adjustment_id})")
+            say(f"{a.product_ref}: {what} by {_signed(a.by)} (adjustment {a.adjustment_id})")
         return 0
 
     return await _with_user(settings, args.user, work)
@@ -211,11 +204,11 @@ async def cmd_trace(args: argparse.Namespace, settings: Settings, store: EventSt
     async def work(pool: asyncpg.Pool, user_id: UUID) -> int:
         async with pool.acquire() as conn:
             if external is not None:
-                found = await audit.trace_external(conn, store, user_id, *external)
+                found = await trace.trace_external(conn, store, user_id, *external)
             else:
                 assert sale_id is not None
-                found = await audit.trace(conn, store, user_id, sale_id)
-        _print(encoding.dumps(found, indent=True).decode())
+                found = await trace.trace(conn, store, user_id, sale_id)
+        say(encoding.dumps(found, indent=True).decode())
         return 0
 
     return await _with_user(settings, args.user, work)
@@ -227,7 +220,7 @@ async def cmd_export(args: argparse.Namespace, settings: Settings, store: EventS
         out = sys.stdout.buffer
         while True:
             async with pool.acquire() as conn:
-                items, next_after = await audit.export_page(
+                items, next_after = await trace.export_page(
                     conn, store, user_id, after=after, limit=EXPORT_PAGE
                 )
             out.write(b"".join(encoding.dumps(item) + b"\n" for item in items))

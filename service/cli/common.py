@@ -20,6 +20,13 @@ class CommandError(Exception):
     """The command cannot be carried out as given."""
 
 
+def failure_line(exc: Exception) -> str:
+    """An expected failure as ``ledger`` reports it: one line, what went wrong (the error's
+    docstring, however it is wrapped) and the particulars."""
+    doc = " ".join((type(exc).__doc__ or type(exc).__name__).split())
+    return f"ledger: {doc} ({exc})\n"
+
+
 def say(*lines: str) -> None:
     for line in lines:
         sys.stdout.write(line + "\n")

@@ -12,8 +12,8 @@ import asyncpg
 from service.accounts import users
 from service.cli.common import Command, CommandError, connect, say
 from service.intake import inbox
-from service.intake.ingest import REFUSED, Ingestor
-from service.intake.keeping import pg_stores
+from service.intake.ingest import REFUSED
+from service.intake.intake import pg_ingestor
 from service.settings import Settings
 from service.store.db import DatabaseUnavailableError, create_pool
 from service.store.eventstore import EventStore
@@ -72,10 +72,7 @@ async def cmd_inbox_reprocess(
 async def _reprocess(
     pool: asyncpg.Pool, store: EventStore, entries: list[Any], settings: Settings
 ) -> int:
-    stores = pg_stores(pool, store, settings.inbox_max_per_user, settings.inbox_signature_failures)
-    ingestor = Ingestor(
-        stores, inbox_limit=settings.inbox_max_per_user, max_lines=settings.max_lines
-    )
+    ingestor = pg_ingestor(pool, store, settings)
     still = failed = 0
     for inbox_id, delivery in entries:
         try:

@@ -10,11 +10,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
-
 from projections.base import Projection
 from projections.registry import all_projections
-from service.cli.common import Command
+from service.cli.common import Command, connect
 from service.projecting.rebuild import Progress, compare, rebuild, version_of
 from service.projecting.runner import LOCK_SPACE, ProjectionRunner, lock_key
 from service.settings import Settings
@@ -82,7 +80,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, store: EventStor
 
 
 async def cmd_status(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
-    conn = await asyncpg.connect(settings.database_url, timeout=10)
+    conn = await connect(settings)
     try:
         head = int(
             await conn.fetchval("SELECT coalesce(max(notification_id), 0) FROM stored_events")

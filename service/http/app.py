@@ -13,9 +13,7 @@ from projections.registry import all_projections
 from service.http import audit_api, query_api, webhooks
 from service.http.errors import error_middleware, error_response
 from service.http.keys import INTAKE, POOL, RUNNER, SETTINGS, STORE
-from service.intake.ingest import Ingestor
-from service.intake.intake import Intake
-from service.intake.keeping import pg_stores
+from service.intake.intake import Intake, pg_ingestor
 from service.intake.spool import Spool
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
@@ -60,11 +58,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         database_identity(settings.database_url),
     )
     spool.lock()  # one service per spool directory: SpoolLocked stops a second one here
-    stores = pg_stores(pool, store, settings.inbox_max_per_user, settings.inbox_signature_failures)
-    ingestor = Ingestor(
-        stores, inbox_limit=settings.inbox_max_per_user, max_lines=settings.max_lines
-    )
-    intake = Intake(pool, ingestor, spool, settings, runner)
+    intake = Intake(pool, pg_ingestor(pool, store, settings), spool, settings, runner)
     app[RUNNER] = runner
     app[INTAKE] = intake
     await intake.refresh_token_cache()

@@ -1,7 +1,7 @@
 """The audit API: stock adjustments, stock history, sale traces and the event export.
 
-Thin handlers over service/adjustments.py and service/audit.py; authenticated like the rest
-of the query API, and every user sees only their own data.
+Thin handlers over service/audit/adjustments.py and service/audit/trace.py; authenticated
+like the rest of the query API, and every user sees only their own data.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from aggregates.stock_adjustment import (
 )
 from projections import stock_queries
 from service.accounts import users
-from service.audit import adjustments
-from service.audit import trace as audit
+from service.audit import adjustments, trace
 from service.http.errors import ApiError, InvalidParameterError, NotFoundError
 from service.http.keys import POOL, RUNNER, SETTINGS, STORE
 from service.http.params import MAX_INT, authenticate, int_param, respond, text_param, uuid_param
@@ -120,7 +119,7 @@ async def stock_history(request: web.Request) -> web.Response:
     after = int_param(request, "after", 0, 0, MAX_INT)
     limit = int_param(request, "limit", MAX_PAGE, 1, MAX_PAGE)
     async with connection(request.app[POOL]) as conn:
-        found = await audit.stock_history(conn, user_id, product_ref, after=after, limit=limit)
+        found = await trace.stock_history(conn, user_id, product_ref, after=after, limit=limit)
     if found is None:
         raise NotFoundError("no stock is recorded for this product")
     return respond(found)
@@ -131,8 +130,8 @@ async def sale_trace(request: web.Request) -> web.Response:
     sale_id = uuid_param(request, "sale_id")
     try:
         async with connection(request.app[POOL]) as conn:
-            found = await audit.trace(conn, request.app[STORE], user_id, sale_id)
-    except audit.TraceError:
+            found = await trace.trace(conn, request.app[STORE], user_id, sale_id)
+    except trace.TraceError:
         raise NotFoundError("no such sale") from None
     return respond(found)
 
@@ -142,7 +141,7 @@ async def list_events(request: web.Request) -> web.Response:
     after = int_param(request, "after", 0, 0, MAX_INT)
     limit = int_param(request, "limit", DEFAULT_EVENTS_PAGE, 1, MAX_PAGE)
     async with connection(request.app[POOL]) as conn:
-        items, next_after = await audit.export_page(
+        items, next_after = await trace.export_page(
             conn, request.app[STORE], user_id, after=after, limit=limit
         )
     return respond({"items": items, "next_after": next_after})

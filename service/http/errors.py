@@ -34,13 +34,6 @@ class ApiError(Exception):
         super().__init__(self.detail)
 
 
-class InvalidTokenError(ApiError):
-    """The webhook token is unknown or has been rotated."""
-
-    status = 401
-    code = "invalid_token"
-
-
 class UnauthorizedError(ApiError):
     """A valid API key is required: send Authorization: Bearer KEY."""
 
@@ -77,12 +70,27 @@ class IncompleteBodyError(ApiError):
     code = "incomplete_body"
 
 
-class UnavailableError(ApiError):
-    """The ledger cannot be reached right now; try again shortly."""
-
-    status = 503
-    code = "unavailable"
-
+# What the layers below raise, as the edge answers it: status, code, detail, headers.
+_BELOW_THE_EDGE: dict[type[Exception], tuple[int, str, str, dict[str, str]]] = {
+    UnknownTokenError: (
+        401,
+        "invalid_token",
+        "The webhook token is unknown or has been rotated.",
+        {},
+    ),
+    IntakeFullError: (
+        503,
+        "unavailable",
+        "The database is unreachable and the delivery spool is full; retry later.",
+        {"Retry-After": "30"},
+    ),
+    DatabaseUnavailableError: (
+        503,
+        "unavailable",
+        "The ledger cannot be reached right now; try again shortly.",
+        {"Retry-After": "5"},
+    ),
+}
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -136,19 +144,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             await response.write_eof()
             request.protocol.force_close()
         return response
-    except UnknownTokenError:
-        return error_response(401, InvalidTokenError.code, InvalidTokenError.__doc__ or "")
-    except IntakeFullError:
-        detail = IntakeFullError.__doc__ or ""
-        return error_response(503, UnavailableError.code, detail, {"Retry-After": "30"})
+    except (UnknownTokenError, IntakeFullError, DatabaseUnavailableError) as exc:
+        status, code, detail, headers = next(
+            answer for kind, answer in _BELOW_THE_EDGE.items() if isinstance(exc, kind)
+        )
+        return error_response(status, code, detail, headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return _from_http(exc)
-    except DatabaseUnavailableError:
-        return error_response(
-            503, "unavailable", UnavailableError.__doc__ or "", {"Retry-After": "5"}
-        )
     except Exception:
         # A bug, not bad input: keep the trace for us, give the caller a stable answer.
         log.exception("unhandled error on %s %s", request.method, redact_path(request.path))

@@ -11,24 +11,26 @@ from service.adapters.headers import delivery_headers
 from service.adapters.registry import PLATFORMS
 from service.http.errors import BodyTimeoutError, IncompleteBodyError
 from service.http.keys import INTAKE, SETTINGS
-from service.intake.ingest import Answer
+from service.intake.ingest import KEPT, RECORDED, Answer
 
 log = logging.getLogger(__name__)
 
-# What the platform hears. Only a signature refusal is not a 2xx: a body we could not use
-# is kept (202) and a refusal would only make the platform disable the webhook; a delivery
-# sent with a wrong signature must not look accepted. WooCommerce counts only an exact 200
-# as a successful ping.
-_STATUSES = {
-    "quarantined": 202,
+# What the platform hears, for every outcome. Only a signature refusal is not a 2xx: a body
+# we could not use is kept (202), and refusing it would only make the platform disable the
+# webhook for what comes next; a delivery sent with a wrong signature must not look
+# accepted. WooCommerce counts only an exact 200 as a successful ping.
+STATUSES: dict[str, int] = {
+    **dict.fromkeys(RECORDED, 200),
+    **dict.fromkeys(KEPT, 202),
     "not_kept": 202,
-    "spooled": 202,
     "invalid_signature": 401,
+    "ping": 200,
 }
 
 
 def http_status(answer: Answer) -> int:
-    return _STATUSES.get(answer.outcome, 200)
+    """The status for an answer's outcome; an outcome without one is a bug (KeyError)."""
+    return STATUSES[answer.outcome]
 
 
 async def _read(request: web.Request, platform: str) -> bytes:

@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 from aggregates.order import Order
-from aggregates.product import Product
+from aggregates.order_commands import Outcome as OrderOutcome
+from aggregates.product import Product, ProductOutcome
 from aggregates.values import Delivery
 from projections.base import Recorded
 from service.accounts import secrets
@@ -34,8 +35,14 @@ from service.store.write import history_events
 # How a delivery was authenticated, as its receipt event records it.
 UNVERIFIED = "unverified"  # no signing secret set: the token in the URL is the only proof
 SIGNATURE_VALID = secrets.SIGNATURE_VALID
-# Outcomes that leave the delivery out of the ledger (kept in the inbox, or not even that).
+# What an answer can say happened. Recorded: the aggregate decided (new events or none).
+RECORDED: frozenset[str] = frozenset(get_args(OrderOutcome)) | frozenset(get_args(ProductOutcome))
+# Kept to be recorded later: in the inbox, until reprocessed, or in the spool, until the
+# database is back (and the ping, which is kept only).
+KEPT = frozenset({"quarantined", "spooled"})
+# Left out of the ledger: a body not even kept (the inbox full), a signature refused.
 REFUSED = frozenset({"quarantined", "not_kept", "invalid_signature"})
+OUTCOMES = RECORDED | KEPT | REFUSED | {"ping"}
 
 
 @dataclass(frozen=True)
@@ -54,9 +61,8 @@ SPOOLED = Answer("spooled", {"status": "spooled"})
 
 
 class Ingestor:
-    def __init__(self, stores: StoresFactory, *, inbox_limit: int, max_lines: int) -> None:
+    def __init__(self, stores: StoresFactory, *, max_lines: int) -> None:
         self.stores = stores
-        self.inbox_limit = inbox_limit
         self.max_lines = max_lines
 
     async def ingest(self, d: SpooledDelivery, *, keep_rejected: bool = True) -> Answer:
@@ -112,7 +118,7 @@ class Ingestor:
             # would only make the platform disable the webhook for what comes next.
             body["status"] = "not_kept"
             body["not_kept"] = (
-                f"the inbox already holds {self.inbox_limit} open entries"
+                f"the inbox already holds {store.inbox_limit} open entries"
                 " (LEDGER_INBOX_MAX_PER_USER): reprocess or dismiss some"
             )
         return Answer(body["status"], body)

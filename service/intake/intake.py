@@ -22,15 +22,23 @@ from service.accounts import users
 from service.intake.delivery import SpooledDelivery
 from service.intake.errors import IntakeFullError, UnknownTokenError
 from service.intake.ingest import PING, SPOOLED, Answer, Ingestor
+from service.intake.keeping import pg_stores
 from service.intake.spool import CorruptEntry, Spool, SpoolFull
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
 from service.store.db import DatabaseUnavailableError, connection
+from service.store.eventstore import EventStore
 
 log = logging.getLogger(__name__)
 
 # Anything else cannot be a token we issued: refuse it without asking the database.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+def pg_ingestor(pool: asyncpg.Pool, store: EventStore, settings: Settings) -> Ingestor:
+    """The ingestor on the real database, with the settings' limits."""
+    stores = pg_stores(pool, store, settings.inbox_max_per_user, settings.inbox_signature_failures)
+    return Ingestor(stores, max_lines=settings.max_lines)
 
 
 class Intake:

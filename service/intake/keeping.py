@@ -30,6 +30,9 @@ class UnexpectedSourceError(Exception):
 
 
 class IntakeStore(Protocol):
+    # How many open quarantined deliveries a user's inbox holds at most.
+    inbox_limit: int
+
     async def signing_secrets(self, user_id: UUID, platform: str, now: datetime) -> list[str]:
         """The secrets a delivery may be signed with (none: verification is off)."""
         ...

@@ -266,3 +266,11 @@ def test_what_is_shown_goes_through_the_one_encoder(module: str):
         and node.value.id in ("orjson", "json")
     ]
     assert calls == [], f"{module} encodes JSON itself at lines {calls}: use projections.encoding"
+
+
+@pytest.mark.parametrize("module", sorted(SOURCES))
+def test_imports_are_absolute(module: str):
+    """The rules above read imports by module name; a relative one would slip past them."""
+    tree = ast.parse(SOURCES[module].read_text(encoding="utf-8"))
+    relative = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    assert relative == [], f"{module} imports relatively at lines {relative}"

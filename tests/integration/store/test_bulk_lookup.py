@@ -25,14 +25,12 @@ import pytest_asyncio
 from aggregates.order import Order
 from aggregates.values import Delivery
 from projections import lookup_bulk
-from projections.base import Recorded
 from projections.lookup import LookupProjection
 from service.adapters.woocommerce import order_from_json
 from service.projecting import bulk_replay
-from service.projecting.rebuild import _differences, build
 from service.store.eventstore import EventStore
 from tests.builders import delivery, woo_order
-from tests.support import migrated_database
+from tests.support import bulk_against_per_event, migrated_database
 
 # (batch, first chunk, chunk): the driver's and the loader's own sizes, then every cut small.
 CUTS = [
@@ -42,13 +40,6 @@ CUTS = [
     (50, 1, 2),
     (13, 3, 4),
 ]
-
-
-class PerEvent(LookupProjection):
-    """The lookup projection without its bulk loader (``apply`` overridden, so not trusted)."""
-
-    async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:
-        await super().apply(conn, batch)
 
 
 @pytest_asyncio.fixture
@@ -105,18 +96,6 @@ async def _append(url: str, appends: Sequence[Sequence[Any]]) -> None:
         await conn.close()
 
 
-async def _bulk_against_per_event(url: str) -> list[str]:
-    store = EventStore()
-    bulk, _, progress = await build(url, store, LookupProjection(), "lookup_bulk")
-    slow, _, _ = await build(url, store, PerEvent(), "lookup_per_event")
-    try:
-        assert progress.done > 0
-        return await _differences(slow, "lookup_bulk", "lookup_per_event")
-    finally:
-        await bulk.close()
-        await slow.close()
-
-
 def _fell_back(caplog: pytest.LogCaptureFixture) -> int:
     return sum("projection lookup: bulk load" in r.getMessage() for r in caplog.records)
 
@@ -139,7 +118,7 @@ async def test_bulk_load_builds_what_apply_builds_however_the_log_is_cut(
     caplog.set_level(logging.WARNING, logger=bulk_replay.__name__)
     await _append(log_url, _history([uuid4(), uuid4()]))
     _cut(monkeypatch, batch, first, chunk)
-    assert await _bulk_against_per_event(log_url) == []
+    assert await bulk_against_per_event(log_url, LookupProjection) == []
     assert _fell_back(caplog) == 0  # equal tables prove little if apply built both
 
 
@@ -163,7 +142,7 @@ async def test_a_status_change_before_its_order_has_a_row_changes_nothing(
     other = _history([uuid4()])
     await _append(log_url, [*other[:5], [opened_and_sold[0], change], *other[5:9], [received]])
     _cut(monkeypatch, batch, first, chunk)
-    assert await _bulk_against_per_event(log_url) == []
+    assert await bulk_against_per_event(log_url, LookupProjection) == []
     assert _fell_back(caplog) == 0
 
 
@@ -185,7 +164,7 @@ async def test_a_sale_whose_receipt_is_not_projected_goes_event_by_event(
     other = _history([uuid4()])
     await _append(log_url, [*other[:4], *_sale_without_receipt(kept), *other[4:]])
     _cut(monkeypatch, 10, 3, 4)
-    assert await _bulk_against_per_event(log_url) == []
+    assert await bulk_against_per_event(log_url, LookupProjection) == []
     assert _fell_back(caplog) == 1
     assert "(LookupError)" in caplog.text
     conn = await asyncpg.connect(log_url)

@@ -26,37 +26,14 @@ from projections.sales import SalesProjection
 from projections.stock import StockProjection
 from service.adapters.woocommerce import order_from_json
 from service.projecting import bulk_replay
-from service.projecting.rebuild import _differences, build, compare
+from service.projecting.rebuild import compare
 from service.store.eventstore import EventStore
 from tests.builders import delivery, mixed_workload, woo_order
-from tests.support import Merchant
+from tests.support import Merchant, bulk_against_per_event, per_event
 
 # Every projection with a bulk loader is held to the same standard, whoever adds one.
 BULK = tuple(type(p) for p in all_projections() if bulk_replay.bulk_loader(p) is not None)
 BATCH = bulk_replay.BULK_BATCH
-
-
-def _per_event(cls: type) -> Any:
-    """The same projection without its bulk loader: ``apply`` overridden, so not trusted."""
-
-    class PerEvent(cls):  # type: ignore[misc, valid-type]
-        async def apply(self, conn: Any, batch: Sequence[Recorded]) -> None:
-            await super().apply(conn, batch)
-
-    return PerEvent()
-
-
-async def _bulk_against_per_event(database_url: str, cls: type) -> list[str]:
-    store = EventStore()
-    bulk_conn, _, bulk_progress = await build(database_url, store, cls(), "bulk_check_a")
-    slow_conn, _, _ = await build(database_url, store, _per_event(cls), "bulk_check_b")
-    try:
-        assert bulk_progress.done > 0
-        return await _differences(slow_conn, "bulk_check_a", "bulk_check_b")
-    finally:
-        for conn, schema in ((bulk_conn, "bulk_check_a"), (slow_conn, "bulk_check_b")):
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            await conn.close()
 
 
 def _fell_back(caplog: pytest.LogCaptureFixture) -> set[str]:
@@ -91,8 +68,8 @@ async def test_bulk_rebuilds_equal_per_event_and_live_ones(
     assert {"stock", "owners", "sales"} <= {cls.name for cls in BULK}
     for cls in BULK:
         assert bulk_replay.bulk_loader(cls()) is not None
-        assert bulk_replay.bulk_loader(_per_event(cls)) is None
-        assert await _bulk_against_per_event(database_url, cls) == [], cls.name
+        assert bulk_replay.bulk_loader(per_event(cls)) is None
+        assert await bulk_against_per_event(database_url, cls) == [], cls.name
         assert await compare(database_url, EventStore(), cls()) == [], cls.name
     # Equal tables prove little if the per-event path built them.
     assert not _fell_back(caplog) & {"sales", "stock", "lookup"}
@@ -120,7 +97,7 @@ async def test_a_sale_whose_receipt_is_missing_is_set_aside_as_apply_does(
         await EventStore().append(conn, lost)
     assert (await client.post(merchant.woo_orders(), json=woo_order(902))).status == 200
     monkeypatch.setattr(bulk_replay, "BULK_BATCH", 3)
-    assert await _bulk_against_per_event(database_url, SalesProjection) == []
+    assert await bulk_against_per_event(database_url, SalesProjection) == []
     assert await compare(database_url, EventStore(), SalesProjection()) == []
     assert _fell_back(caplog) == {"sales"}
     assert "(LookupError)" in caplog.text

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from service.projecting.rebuild import prepare_database
+from service.projecting.rebuild import ensure_projection_schemas, prepare_database
 from service.store import migrate as migrations
 from service.store.db import drop_database, ensure_database
 from service.store.migrate import MigrationChangedError, migrate
@@ -104,21 +104,77 @@ async def test_a_first_release_database_migrates_to_a_fresh_ones_schema(
     done = await prepare_database(scratch)
     assert done[:2] == ["0005_projection_versions.sql", "0006_first_release_projection_tables.sql"]
     assert await migrate(scratch) == []  # and again: nothing
-    upgraded = await _schema(scratch)
+    upgraded, fresh = await _schema(scratch), await _fresh_schema(database_url)
+    for part in fresh:
+        assert set(upgraded[part]) - set(fresh[part]) == set(), part
+        assert set(fresh[part]) - set(upgraded[part]) == set(), part
+
+
+async def _fresh_schema(database_url: str) -> dict[str, list[tuple[str, ...]]]:
     url = _scratch(database_url)
     await ensure_database(url)
     try:
         conn = await asyncpg.connect(url)
         try:
             await prepare_database(conn)
-            fresh = await _schema(conn)
+            return await _schema(conn)
         finally:
             await conn.close()
     finally:
         await drop_database(url)
+
+
+def _as_edited_in_c73521c(text: str) -> str:
+    """0001 as the releases from c73521c until the numbering shipped it (its sha proves it)."""
+    edited = text.replace(
+        "-- Where each projection has got to in the log; updated in the same transaction as its"
+        " tables.\n",
+        "-- Where each projection has got to in the log; updated in the same transaction as its"
+        " tables.\n-- ``version`` is the projection code version its tables were built by; a"
+        " runner that finds\n-- another version rebuilds them from the log before serving"
+        " them.\n",
+    ).replace(
+        "    position bigint NOT NULL DEFAULT 0 CHECK (position >= 0),\n",
+        "    position bigint NOT NULL DEFAULT 0 CHECK (position >= 0),\n"
+        "    version integer NOT NULL DEFAULT 1,\n",
+    )
+    assert hashlib.sha256(edited.encode()).hexdigest() == (
+        "ab079e1ae4ba342ff334e1a351609308a02ba9cf37bf9a2d6674f2738bea8677"
+    )
+    return edited
+
+
+async def test_a_database_of_the_release_before_the_numbering_migrates_to_a_fresh_ones(
+    scratch: asyncpg.Connection, database_url: str
+):
+    """What most databases in use are: the four service files under their old names (0001
+    as edited in c73521c), and the projections' schemas beside them."""
+    await scratch.execute(
+        "CREATE TABLE schema_migrations (name text PRIMARY KEY,"
+        " sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    for old_name, name in (
+        ("service/sql/event_store.sql", "0001_event_store.sql"),
+        ("service/sql/users.sql", "0002_users.sql"),
+        ("service/sql/projection_failures.sql", "0003_projection_failures.sql"),
+        ("service/sql/connections.sql", "0004_connections.sql"),
+    ):
+        sql = migrations.migration_text(name)
+        if name == "0001_event_store.sql":
+            sql = _as_edited_in_c73521c(sql)
+        await scratch.execute(sql)
+        await scratch.execute(
+            "INSERT INTO schema_migrations (name, sha256) VALUES ($1, $2)",
+            old_name,
+            hashlib.sha256(sql.encode()).hexdigest(),
+        )
+    await ensure_projection_schemas(scratch)
+    done = await prepare_database(scratch)
+    assert done[:2] == ["0005_projection_versions.sql", "0006_first_release_projection_tables.sql"]
+    assert await migrate(scratch) == []
+    upgraded, fresh = await _schema(scratch), await _fresh_schema(database_url)
     for part in fresh:
-        assert set(upgraded[part]) - set(fresh[part]) == set(), part
-        assert set(fresh[part]) - set(upgraded[part]) == set(), part
+        assert set(upgraded[part]) ^ set(fresh[part]) == set(), part
 
 
 async def test_the_edited_first_migration_of_c73521c_is_accepted(scratch: asyncpg.Connection):

@@ -22,8 +22,7 @@ from service.http.keys import RUNNER
 from service.projecting.rebuild import compare
 from service.store.eventstore import CHANNEL, EventStore
 from tests.builders import delivery, woo_order
-from tests.integration.store.test_bulk_rebuild import _bulk_against_per_event
-from tests.support import Merchant
+from tests.support import Merchant, bulk_against_per_event
 
 # What the fields added since look like in stored JSON, to be cut out.
 _LINE_FIELDS = ("reduced_stock", "restocked")
@@ -102,7 +101,7 @@ async def test_events_stored_before_the_trash_and_the_bookkeeping(
     resp = await client.post(merchant.woo_orders(), json=restore, headers=headers)
     assert (await resp.json())["status"] == "restored"
 
-    assert await _bulk_against_per_event(database_url, SalesProjection) == []
+    assert await bulk_against_per_event(database_url, SalesProjection) == []
     assert await compare(database_url, EventStore(), SalesProjection()) == []
 
 

@@ -92,7 +92,7 @@ def ingestor(memory: MemoryIntake, *, max_lines: int = 100) -> Ingestor:
     async def stores() -> AsyncIterator[IntakeStore]:
         yield memory
 
-    return Ingestor(stores, inbox_limit=memory.inbox_limit, max_lines=max_lines)
+    return Ingestor(stores, max_lines=max_lines)
 
 
 USER = uuid.uuid4()

@@ -1,5 +1,6 @@
 """Events the previous release stored keep decoding, every topic of them, to events with the
-same fields (``previous_release/events.jsonl``: one stored row of each topic, written by it)."""
+same fields (``previous_release/events.jsonl``: one stored row of each topic, written by it),
+shown by the audit views as that release showed them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import orjson
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from service.audit.trace import event_fields
 from service.store.eventstore import EventStore
 
 ROWS = [
@@ -43,3 +45,5 @@ def test_a_stored_event_decodes_with_its_fields(row: dict[str, Any]):
         assert hasattr(event, name), name
     # Written again, it is the same JSON: nothing was lost or changed in decoding.
     assert orjson.loads(EventStore().mapper.to_stored_event(event).state) == fields
+    # Exports and traces show it as the previous release did: the same fields, in its order.
+    assert list(event_fields(event)) == list(fields)
