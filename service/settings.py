@@ -79,14 +79,20 @@ class Settings:
     spool_dir: Path = field(default_factory=lambda: _state_dir() / "spool")
     spool_max_entries: int = 10_000
     spool_max_bytes: int = 512 * 1024 * 1024
-    # How long a webhook answer waits for the projections to show its events.
+    # How long a query waits for the projections to show its caller's own latest writes.
     read_your_writes_timeout: float = 2.0
+    # Seconds a webhook may take to be recorded; past it, it is queued in the spool and
+    # answered 202 (overload), well within the platforms' own timeouts (Shopify: 5 s).
+    answer_deadline: float = 3.0
+    # Group commit: at most this many deliveries per append, waiting at most this long.
+    group_commit_max: int = 64
+    group_commit_wait: float = 0.002
     # How often the in-memory copy of token hashes (used while the database is down) reloads.
     token_cache_refresh: float = 5.0
     spool_retry_interval: float = 0.5
     projection_poll_interval: float = 1.0
     run_projections: bool = True
-    pool_max_size: int = 10
+    pool_max_size: int = 20
     log_level: str = "INFO"
     # How long a replaced or cleared signing secret still verifies deliveries.
     secret_grace: timedelta = timedelta(hours=24)
@@ -124,6 +130,10 @@ class Settings:
             ),
             max_lines=_int(env, "LEDGER_MAX_LINES", defaults.max_lines),
             body_read_timeout=_int(env, "LEDGER_BODY_READ_TIMEOUT", defaults.body_read_timeout),
+            answer_deadline=_int(env, "LEDGER_ANSWER_DEADLINE_MS", 3000) / 1000,
+            group_commit_max=_int(env, "LEDGER_GROUP_COMMIT_MAX", defaults.group_commit_max),
+            group_commit_wait=_int(env, "LEDGER_GROUP_COMMIT_WAIT_MS", 2) / 1000,
+            pool_max_size=_int(env, "LEDGER_POOL_MAX_SIZE", defaults.pool_max_size),
         )
 
 

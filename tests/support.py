@@ -17,6 +17,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
 from projections.base import Recorded
+from projections.registry import all_projections
 from service.accounts import users
 from service.http.access_log import RedactingAccessLogger
 from service.http.app import create_app
@@ -45,6 +46,27 @@ async def wait_until(
             return
         assert loop.time() < deadline, f"{what} was not reached within {within} s"
         await asyncio.sleep(0.02)
+
+
+async def projections_caught_up(pool: asyncpg.Pool, within: float = 20.0) -> None:
+    """Wait until every projection has applied the whole log. A webhook is answered when
+    its events commit, before the projections apply them (the query API waits for its
+    caller's writes, service/http/freshness.py): a test reading projection tables itself
+    waits here first."""
+    names = [p.name for p in all_projections()]
+
+    async def reached() -> bool:
+        async with pool.acquire() as conn:
+            return bool(
+                await conn.fetchval(
+                    "SELECT count(*) = cardinality($1::text[]) AND coalesce(min(position)"
+                    " >= (SELECT coalesce(max(notification_id), 0) FROM stored_events), false)"
+                    " FROM projection_positions WHERE name = ANY($1::text[])",
+                    names,
+                )
+            )
+
+    await wait_until(reached, within, "every projection at the head of the log")
 
 
 async def start_client(settings: Settings) -> TestClient:
@@ -90,7 +112,7 @@ async def migrated_database(url: str) -> AsyncIterator[str]:
 
 def pg_ingestor(pool: asyncpg.Pool, store: EventStore) -> Ingestor:
     """An ingestor on the real database, with the default limits."""
-    return Ingestor(pg_stores(pool, store, 1000, 200), max_lines=5000)
+    return Ingestor(pg_stores(pool, store, (1000, 200)), max_lines=5000)
 
 
 @dataclass(frozen=True)

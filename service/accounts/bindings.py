@@ -49,7 +49,21 @@ async def may_come_from(
         user_id,
         platform,
     )
+    return matches(bound, source)
+
+
+def matches(bound: str | None, source: str) -> bool:
+    """Whether a delivery naming ``source`` fits the store bound (None: none is yet)."""
     return bound is None or bound == normalise_source(source)
+
+
+def binding(platform: str, source: str | None) -> tuple[str, str] | None:
+    """What a delivery naming ``source`` binds when it is recorded: (platform, the store's
+    normalised name); None when it names no store (a curl test), which binds nothing."""
+    check_platform(platform)
+    if source is None or not normalise_source(source):
+        return None
+    return platform, normalise_source(source)
 
 
 async def check_source(

@@ -129,11 +129,25 @@ async def secrets_for(
         user_id,
         platform,
     )
-    if row is None or row["secret"] is None:
+    if row is None:
         return []
-    found = [row["secret"]]
-    previous = row["previous_secret"]
-    if previous is not None and previous != row["secret"] and now < row["previous_valid_until"]:
+    return candidates(row["secret"], row["previous_secret"], row["previous_valid_until"], now)
+
+
+def candidates(
+    secret: str | None, previous: str | None, previous_valid_until: datetime | None, now: datetime
+) -> list[str]:
+    """The secrets a delivery may be signed with at ``now``, given a user_secrets row: the
+    current one, and the previous one until its grace ends; [] when verification is off."""
+    if secret is None:
+        return []
+    found = [secret]
+    if (
+        previous is not None
+        and previous != secret
+        and previous_valid_until is not None
+        and now < previous_valid_until
+    ):
         found.append(previous)
     return found
 

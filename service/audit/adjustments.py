@@ -83,7 +83,7 @@ async def adjust(
         return aggregate, aggregate.adjust(product_ref, by, reason, actor)
 
     async with connection(pool) as conn:
-        written = await write(conn, store, adjustment_id, decide)
+        written = await write(conn, store, adjustment_id, decide, user_id=user_id)
     assert written.last is not None  # an adjustment has at least its own event
     return Adjustment(written.result, adjustment_id, product_ref, by, written.last)
 

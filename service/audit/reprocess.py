@@ -28,6 +28,7 @@ from projections.base import Recorded
 from service.adapters.body import parse_json
 from service.adapters.common import PayloadError
 from service.adapters.registry import PLATFORMS
+from service.projecting.caught_up import user_head, wait_applied
 from service.store.eventstore import EventStore, replay
 from service.store.write import history_events, write
 
@@ -79,6 +80,14 @@ async def _fresh(conn: Any, live: Order, receipts: list[Any]) -> tuple[Order, li
     return fresh, unreadable
 
 
+# Seconds to wait for the owners projection to show the user's latest events.
+OWNERS_WAIT = 30.0
+
+
+class ProjectionBehindError(Exception):
+    """The projection a command reads from has not caught up with the user's writes."""
+
+
 async def _aggregate_ids(conn: Any, user_id: UUID, opened: type) -> list[UUID]:
     rows = await conn.fetch(
         "SELECT DISTINCT o.originator_id FROM event_owners o"
@@ -104,7 +113,12 @@ Attempt = Callable[[Any, list[Any]], Awaitable[tuple[Any, Correction] | None]]
 
 
 async def _reprocess_one(
-    pool: asyncpg.Pool, store: EventStore, aggregate_id: UUID, dry_run: bool, attempt: Attempt
+    pool: asyncpg.Pool,
+    store: EventStore,
+    user_id: UUID,
+    aggregate_id: UUID,
+    dry_run: bool,
+    attempt: Attempt,
 ) -> Correction | None:
     """Run ``attempt`` on the aggregate's history; append what it triggered unless a dry run.
     A delivery arriving meanwhile makes the append conflict: then all is read again."""
@@ -117,7 +131,7 @@ async def _reprocess_one(
             live, correction = found
             return (None if dry_run else live), correction
 
-        written = await write(conn, store, aggregate_id, decide)
+        written = await write(conn, store, aggregate_id, decide, user_id=user_id)
     return written.result
 
 
@@ -187,13 +201,20 @@ async def reprocess(
     """Corrections for every order and product of the user (only those with a delivery
     since ``since``), orders first."""
     async with pool.acquire() as conn:
+        # The user's aggregates are listed from the owners projection: it must show them all.
+        head = await user_head(conn, user_id)
+        if head is not None and not await wait_applied(conn, ["owners"], head, OWNERS_WAIT):
+            raise ProjectionBehindError(
+                "the owners projection has not applied this user's latest events: is a"
+                " projection runner running (ledger serve, or ledger projections run)?"
+            )
         order_ids = await _aggregate_ids(conn, user_id, Order.Opened)
         product_ids = await _aggregate_ids(conn, user_id, Product.Opened)
     work = [(i, _order_attempt(since)) for i in order_ids]
     work += [(i, _product_attempt(since)) for i in product_ids]
     corrections = []
     for aggregate_id, attempt in work:
-        correction = await _reprocess_one(pool, store, aggregate_id, dry_run, attempt)
+        correction = await _reprocess_one(pool, store, user_id, aggregate_id, dry_run, attempt)
         if correction is not None:
             corrections.append(correction)
     return corrections

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import errno
 import sys
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
 from service.cli.common import Command, connect, say
+from service.cli.workers import supervise
 from service.http.access_log import RedactingAccessLogger
 from service.http.app import create_app
 from service.intake.spool import SpoolLocked
@@ -33,11 +35,27 @@ async def cmd_migrate(args: argparse.Namespace, settings: Settings, store: Event
     return 0
 
 
+def worker_settings(settings: Settings, index: int) -> Settings:
+    """Worker ``index``'s settings: its own spool directory (worker 0 keeps the configured
+    one, so one worker behaves as before; worker i uses ``worker-i`` inside it), and the
+    projection runner in worker 0 only (several would only stand by for each other)."""
+    if index == 0:
+        return settings
+    return replace(
+        settings, spool_dir=settings.spool_dir / f"worker-{index}", run_projections=False
+    )
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     configure_logging(settings.log_level)
-    say(f"database: {mask_url(settings.database_url)}")
-    say(f"spool (deliveries kept while the database is down): {settings.spool_dir}")
-    say(f"serving on http://{args.host}:{args.port}")
+    if args.workers > 1 and args.worker is None:
+        return supervise(args)
+    index = args.worker or 0
+    settings = worker_settings(settings, index)
+    if args.worker is None:
+        say(f"database: {mask_url(settings.database_url)}")
+        say(f"spool (deliveries kept while the database is down): {settings.spool_dir}")
+        say(f"serving on http://{args.host}:{args.port}")
     try:
         web.run_app(
             create_app(settings, store),
@@ -45,6 +63,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, store: EventStore) -
             port=args.port,
             access_log_class=RedactingAccessLogger,
             print=None,
+            # Several workers share the port; the kernel spreads connections among them.
+            reuse_port=args.worker is not None,
         )
     except SpoolLocked:
         sys.stderr.write(
@@ -68,6 +88,22 @@ def register(top: Any) -> dict[tuple[str, str], Command]:
     serve = top.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="serving processes sharing the port (SO_REUSEPORT); the projections run in"
+        " the first (default 1)",
+    )
+    # Set by --workers for each process it starts: which worker this is.
+    serve.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     db = top.add_parser("db", help="database set-up").add_subparsers(dest="command", required=True)
     db.add_parser("migrate", help="create the database if missing and apply the schema")
     return {("db", "migrate"): cmd_migrate}
+
+
+def _positive(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value

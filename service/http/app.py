@@ -7,9 +7,11 @@ import contextlib
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from projections.registry import all_projections
+from service.accounts.directory import Directory
 from service.http import audit_api, query_api, webhooks
 from service.http.errors import error_middleware, error_response
 from service.http.keys import INTAKE, POOL, RUNNER, SETTINGS, STORE
@@ -19,6 +21,7 @@ from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
 from service.store.db import DatabaseUnavailableError, connection, create_pool, database_identity
 from service.store.eventstore import EventStore
+from service.store.group_commit import GroupCommitter
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -58,11 +61,21 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         database_identity(settings.database_url),
     )
     spool.lock()  # one service per spool directory: SpoolLocked stops a second one here
-    intake = Intake(pool, pg_ingestor(pool, store, settings), spool, settings, runner)
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(settings.database_url, timeout=5)
+
+    directory = Directory()
+    committer = GroupCommitter(
+        connect, store, max_batch=settings.group_commit_max, max_wait=settings.group_commit_wait
+    )
+    ingestor = pg_ingestor(pool, store, settings, directory, committer)
+    intake = Intake(pool, ingestor, spool, settings, runner, directory)
     app[RUNNER] = runner
     app[INTAKE] = intake
     await intake.refresh_token_cache()
     tasks = [
+        _start(directory.listen(connect)),
         _start(intake.run_spool_replayer()),
         _start(intake.run_token_cache_refresher()),
     ]
@@ -74,6 +87,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await committer.close()
     spool.unlock()
 
 

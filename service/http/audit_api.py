@@ -21,6 +21,7 @@ from projections import stock_queries
 from service.accounts import users
 from service.audit import adjustments, trace
 from service.http.errors import ApiError, InvalidParameterError, NotFoundError
+from service.http.freshness import reader
 from service.http.keys import POOL, RUNNER, SETTINGS, STORE
 from service.http.params import MAX_INT, authenticate, int_param, respond, text_param, uuid_param
 from service.store.db import connection
@@ -114,7 +115,7 @@ async def post_adjustment(request: web.Request) -> web.Response:
 
 
 async def stock_history(request: web.Request) -> web.Response:
-    user_id = await authenticate(request)
+    user_id = await reader(request)
     product_ref = text_param(request, "product_ref")
     after = int_param(request, "after", 0, 0, MAX_INT)
     limit = int_param(request, "limit", MAX_PAGE, 1, MAX_PAGE)
@@ -126,7 +127,7 @@ async def stock_history(request: web.Request) -> web.Response:
 
 
 async def sale_trace(request: web.Request) -> web.Response:
-    user_id = await authenticate(request)
+    user_id = await reader(request)
     sale_id = uuid_param(request, "sale_id")
     try:
         async with connection(request.app[POOL]) as conn:
@@ -137,7 +138,7 @@ async def sale_trace(request: web.Request) -> web.Response:
 
 
 async def list_events(request: web.Request) -> web.Response:
-    user_id = await authenticate(request)
+    user_id = await reader(request)
     after = int_param(request, "after", 0, 0, MAX_INT)
     limit = int_param(request, "limit", DEFAULT_EVENTS_PAGE, 1, MAX_PAGE)
     async with connection(request.app[POOL]) as conn:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from projections import lookup, products, sales, stock_queries
 from service.http.errors import InvalidParameterError, NotFoundError
+from service.http.freshness import reader
 from service.http.keys import POOL
 from service.http.params import (
     MAX_INT,
@@ -33,7 +34,7 @@ from service.store.db import connection
 
 
 async def list_sales(request: web.Request) -> web.Response:
-    user_id = await authenticate(request)
+    user_id = await reader(request)
     platform = request.query.get("platform") or None
     if platform not in (None, "woocommerce", "shopify"):
         raise InvalidParameterError("platform must be woocommerce or shopify")
@@ -64,7 +65,7 @@ def _sales_cursor(raw: Any) -> tuple[datetime, UUID] | None:
 
 
 async def get_sale(request: web.Request) -> web.Response:
-    user_id = await authenticate(request)
+    user_id = await reader(request)
     sale_id = uuid_param(request, "sale_id")
     async with connection(request.app[POOL]) as conn:
         sale = await sales.get_sale(conn, user_id, sale_id)
@@ -85,7 +86,7 @@ _TRACKED = {"true": True, "false": False}
 
 
 async def list_stock(request: web.Request) -> web.Response:
-    user_id = await authenticate(request)
+    user_id = await reader(request)
     after = _text_cursor(decode_cursor(request))
     raw = request.query.get("tracked")
     if raw is not None and raw not in _TRACKED:
@@ -102,7 +103,7 @@ async def list_stock(request: web.Request) -> web.Response:
 
 
 async def get_stock(request: web.Request) -> web.Response:
-    user_id = await authenticate(request)
+    user_id = await reader(request)
     async with connection(request.app[POOL]) as conn:
         item = await stock_queries.get_stock(conn, user_id, text_param(request, "product_ref"))
     if item is None:
@@ -111,7 +112,7 @@ async def get_stock(request: web.Request) -> web.Response:
 
 
 async def list_products(request: web.Request) -> web.Response:
-    user_id = await authenticate(request)
+    user_id = await reader(request)
     after = _text_cursor(decode_cursor(request))
     async with connection(request.app[POOL]) as conn:
         items, next_after = await products.list_products(
@@ -133,7 +134,7 @@ async def list_inbox(request: web.Request) -> web.Response:
 
 
 async def lookup_order(request: web.Request) -> web.Response:
-    user_id = await authenticate(request)
+    user_id = await reader(request)
     platform = text_param(request, "platform")
     external_id = text_param(request, "external_id")
     async with connection(request.app[POOL]) as conn:

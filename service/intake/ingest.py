@@ -38,8 +38,8 @@ SIGNATURE_VALID = secrets.SIGNATURE_VALID
 # What an answer can say happened. Recorded: the aggregate decided (new events or none).
 RECORDED: frozenset[str] = frozenset(get_args(OrderOutcome)) | frozenset(get_args(ProductOutcome))
 # Kept to be recorded later: in the inbox, until reprocessed, or in the spool, until the
-# database is back (and the ping, which is kept only).
-KEPT = frozenset({"quarantined", "spooled"})
+# database is back (spooled) or has room (queued); and the ping, which is kept only.
+KEPT = frozenset({"quarantined", "spooled", "queued"})
 # Left out of the ledger: a body not even kept (the inbox full), a signature refused.
 REFUSED = frozenset({"quarantined", "not_kept", "invalid_signature"})
 OUTCOMES = RECORDED | KEPT | REFUSED | {"ping"}
@@ -58,6 +58,9 @@ class Answer:
 PING = Answer("ping", {"status": "ping"})
 # Kept in the local spool while the database is down, recorded once it is back.
 SPOOLED = Answer("spooled", {"status": "spooled"})
+# Kept in the local spool because it could not be recorded in time (overload), recorded as
+# soon as there is room.
+QUEUED = Answer("queued", {"status": "queued"})
 
 
 class Ingestor:
@@ -77,10 +80,18 @@ class Ingestor:
     async def _ingest(self, store: IntakeStore, d: SpooledDelivery, keep: bool) -> Answer:
         platform = PLATFORMS[d.platform]
         verification = UNVERIFIED
-        candidates = await store.signing_secrets(d.user_id, d.platform, datetime.now(UTC))
+        now = datetime.now(UTC)
+        candidates = await store.signing_secrets(d.user_id, d.platform, now)
         if candidates:
             verification = secrets.verify(d.platform, d.headers, d.body, candidates)
             if verification != SIGNATURE_VALID:
+                # Never refused on a cached copy: a secret set a moment ago counts.
+                candidates = await store.signing_secrets(d.user_id, d.platform, now, fresh=True)
+                if candidates:
+                    verification = secrets.verify(d.platform, d.headers, d.body, candidates)
+                else:
+                    verification = UNVERIFIED
+            if verification not in (SIGNATURE_VALID, UNVERIFIED):
                 return await _refuse_signature(store, platform, d, verification, keep)
         delivery = platform.delivery_from_headers(
             d.headers,

@@ -1,10 +1,20 @@
-"""Webhook intake: authenticate, record, and keep deliveries safe while the database is down.
+"""Webhook intake: authenticate, record, and keep deliveries safe when they cannot be recorded.
 
-WooCommerce never retries a failed delivery, so a 503 would lose the order. When the database
-cannot be reached, the token is checked against an in-memory copy of the token hashes and the
-delivery goes to a durable local spool (fsynced before we answer 202); a background task
-replays the spool in arrival order once the database is back. While anything is spooled, new
-deliveries queue behind it, so the ledger sees deliveries in the order they arrived.
+WooCommerce never retries a failed delivery, so a 503 would lose the order. Two states keep a
+delivery in the durable local spool (fsynced before we answer 202) instead of the ledger:
+
+- **The database cannot be reached** (a failure to connect, a connection lost): the token is
+  checked against an in-memory copy of the token hashes, and the delivery is ``spooled``.
+  Until the spool has been replayed, later deliveries are spooled behind it, so the ledger
+  sees them in the order they arrived.
+- **Overload**: a delivery that cannot be recorded within ``LEDGER_ANSWER_DEADLINE`` seconds
+  (waiting for a pooled connection, or for the database under load) is ``queued`` in the
+  spool and answered at once; the attempt is called off (an append already sent commits or
+  not as one, and a second recording of the same delivery is a duplicate). Overload is not
+  an outage: later deliveries are recorded directly, not queued behind it, so no delivery
+  waits longer than the deadline while the spool has room.
+
+A background task replays the spool in arrival order as soon as it can.
 """
 
 from __future__ import annotations
@@ -19,15 +29,17 @@ from uuid import UUID
 import asyncpg
 
 from service.accounts import users
+from service.accounts.directory import Directory
 from service.intake.delivery import SpooledDelivery
 from service.intake.errors import IntakeFullError, UnknownTokenError
-from service.intake.ingest import PING, SPOOLED, Answer, Ingestor
+from service.intake.ingest import PING, QUEUED, SPOOLED, Answer, Ingestor
 from service.intake.keeping import pg_stores
 from service.intake.spool import CorruptEntry, Spool, SpoolFull
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
-from service.store.db import DatabaseUnavailableError, connection
+from service.store.db import DatabaseUnavailableError, PoolBusyError, connection
 from service.store.eventstore import EventStore
+from service.store.group_commit import GroupCommitter
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +47,16 @@ log = logging.getLogger(__name__)
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
-def pg_ingestor(pool: asyncpg.Pool, store: EventStore, settings: Settings) -> Ingestor:
+def pg_ingestor(
+    pool: asyncpg.Pool,
+    store: EventStore,
+    settings: Settings,
+    directory: Directory | None = None,
+    committer: GroupCommitter | None = None,
+) -> Ingestor:
     """The ingestor on the real database, with the settings' limits."""
-    stores = pg_stores(pool, store, settings.inbox_max_per_user, settings.inbox_signature_failures)
+    limits = (settings.inbox_max_per_user, settings.inbox_signature_failures)
+    stores = pg_stores(pool, store, limits, directory, committer)
     return Ingestor(stores, max_lines=settings.max_lines)
 
 
@@ -49,21 +68,28 @@ class Intake:
         spool: Spool,
         settings: Settings,
         runner: ProjectionRunner | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self.pool = pool
         self.ingestor = ingestor
         self.spool = spool
         self.settings = settings
         self.runner = runner
+        self.directory = directory if directory is not None else Directory()
         self.cache = users.TokenCache(settings.token_cache_file, spool.database)
         self.cache.load()
         self._drain_lock = asyncio.Lock()
         self._spooled = asyncio.Event()
+        # Whether new deliveries go behind the spool: what a previous run left may have been
+        # spooled during an outage, so it is replayed first.
+        self._behind_spool = not spool.is_empty()
 
     async def receive(
         self, token: str, platform: str, kind: str, headers: Mapping[str, str], body: bytes
     ) -> Answer:
-        user_id, database_up = await self._authenticate(token)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.answer_deadline
+        user_id, state = await self._authenticate(token)
         if user_id is None:
             raise UnknownTokenError()
         delivery = SpooledDelivery(
@@ -74,33 +100,44 @@ class Intake:
             body=body,
             received_at=datetime.now(UTC),
         )
-        if not database_up or not self.spool.is_empty():
-            return await self._spool(delivery)
+        if state == "down" or self._behind_spool:
+            return await self._spool(delivery, SPOOLED)
+        if state == "busy":
+            return await self._spool(delivery, QUEUED)
+        attempt = asyncio.ensure_future(self.ingestor.ingest(delivery))
         try:
-            answer = await self.ingestor.ingest(delivery)
+            return await asyncio.wait_for(attempt, max(deadline - loop.time(), 0))
         except DatabaseUnavailableError:
-            return await self._spool(delivery)
-        if answer.notification_id is not None and self.runner is not None:
-            await self.runner.wait_for(
-                answer.notification_id, self.settings.read_your_writes_timeout
-            )
-        return answer
+            return await self._spool(delivery, SPOOLED)
+        except (TimeoutError, PoolBusyError):
+            return await self._spool(delivery, QUEUED)
 
-    async def _authenticate(self, token: str) -> tuple[UUID | None, bool]:
+    async def _authenticate(self, token: str) -> tuple[UUID | None, str]:
+        """The token's user, and the database's state: up, down or busy (a pooled
+        connection could not be had within the answer's deadline)."""
         if not _TOKEN_SHAPE.fullmatch(token):
-            return None, True
+            return None, "up"
+        known = self.directory.known_user(token)
+        if known is not None:
+            return known, "up"  # no connection needed
         try:
-            async with connection(self.pool) as conn:
-                user_id = await users.user_for_token(conn, token)
+            user_id = await asyncio.wait_for(self._read_token(token), self.settings.answer_deadline)
+        except (TimeoutError, PoolBusyError):
+            # Busy, not down: the copy on disk answers, and the delivery is queued.
+            return self.cache.user_for_token(token), "busy"
         except DatabaseUnavailableError:
-            return self.cache.user_for_token(token), False
+            return self.cache.user_for_token(token), "down"
         if user_id is not None:
             self.cache.remember(token, user_id)
-        return user_id, True
+        return user_id, "up"
 
-    async def _spool(self, delivery: SpooledDelivery) -> Answer:
+    async def _read_token(self, token: str) -> UUID | None:
+        async with connection(self.pool) as conn:
+            return await self.directory.user_for_token(conn, token)
+
+    async def _spool(self, delivery: SpooledDelivery, kept: Answer) -> Answer:
         # WooCommerce counts only an exact 200 as a successful ping, whatever our state.
-        answer = PING if delivery.kind == "ping" else SPOOLED
+        answer = PING if delivery.kind == "ping" else kept
         try:
             entry_id = await asyncio.to_thread(self.spool.append, delivery)
         except SpoolFull:
@@ -109,29 +146,44 @@ class Intake:
                 return answer
             raise IntakeFullError() from None
         self._spooled.set()
-        log.warning("database unavailable: delivery spooled as %s", entry_id)
+        if kept is SPOOLED:
+            self._behind_spool = True
+            log.warning("database unavailable: delivery spooled as %s", entry_id)
+        else:
+            log.warning("overloaded: delivery queued as %s", entry_id)
         return answer
 
     async def drain_spool(self) -> int:
         """Record spooled deliveries in order until the spool is empty or the database fails."""
         done = 0
         async with self._drain_lock:
-            for entry_id in await asyncio.to_thread(self.spool.pending):
-                try:
-                    delivery = await asyncio.to_thread(self.spool.read, entry_id)
-                except CorruptEntry:
-                    continue
-                try:
-                    await self.ingestor.ingest(delivery)
-                except DatabaseUnavailableError:
+            # Until a pass finds nothing left: deliveries spooled while it ran are behind it.
+            while entries := await asyncio.to_thread(self.spool.pending):
+                replayed = await self._replay(entries)
+                done += replayed
+                if replayed < len(entries):
                     break
-                await asyncio.to_thread(self.spool.remove, entry_id)
-                done += 1
+            else:
+                self._behind_spool = False
         if done:
             log.info("replayed %d spooled deliveries", done)
             if self.runner is not None:
                 self.runner.wake()
         return done
+
+    async def _replay(self, entries: list[str]) -> int:
+        """Record these entries in order; how many are done (fewer: the database failed)."""
+        for done, entry_id in enumerate(entries):
+            try:
+                delivery = await asyncio.to_thread(self.spool.read, entry_id)
+            except CorruptEntry:
+                continue  # moved aside, logged
+            try:
+                await self.ingestor.ingest(delivery)
+            except (DatabaseUnavailableError, PoolBusyError):
+                return done
+            await asyncio.to_thread(self.spool.remove, entry_id)
+        return len(entries)
 
     async def run_spool_replayer(self) -> None:
         while True:

@@ -17,11 +17,13 @@ from uuid import UUID
 import asyncpg
 
 from service.accounts import bindings, secrets
+from service.accounts.directory import Directory
 from service.adapters.common import PayloadError
 from service.intake import inbox
 from service.intake.delivery import SpooledDelivery
 from service.store.db import connection
-from service.store.eventstore import EventStore
+from service.store.eventstore import EventStore, SourceNotBoundError
+from service.store.group_commit import GroupCommitter
 from service.store.write import Decide, Written, write
 
 
@@ -33,8 +35,11 @@ class IntakeStore(Protocol):
     # How many open quarantined deliveries a user's inbox holds at most.
     inbox_limit: int
 
-    async def signing_secrets(self, user_id: UUID, platform: str, now: datetime) -> list[str]:
-        """The secrets a delivery may be signed with (none: verification is off)."""
+    async def signing_secrets(
+        self, user_id: UUID, platform: str, now: datetime, fresh: bool = False
+    ) -> list[str]:
+        """The secrets a delivery may be signed with (none: verification is off); ``fresh``:
+        as the database holds them now, not as a cache may (asked before a refusal)."""
         ...
 
     async def may_come_from(self, user_id: UUID, platform: str, source: str) -> bool:
@@ -66,31 +71,54 @@ StoresFactory = Callable[[], AbstractAsyncContextManager[IntakeStore]]
 
 class PgIntakeStore:
     def __init__(
-        self, conn: asyncpg.Connection, store: EventStore, inbox_limit: int, failures_kept: int
+        self,
+        conn: asyncpg.Connection,
+        store: EventStore,
+        limits: Limits,
+        directory: Directory,
+        committer: GroupCommitter | None,
     ) -> None:
         self.conn = conn
         self.store = store
-        self.inbox_limit = inbox_limit
-        self.failures_kept = failures_kept
+        self.inbox_limit, self.failures_kept = limits
+        self.directory = directory
+        self.committer = committer
 
-    async def signing_secrets(self, user_id: UUID, platform: str, now: datetime) -> list[str]:
-        return list(await secrets.secrets_for(self.conn, user_id, platform, now))
+    async def signing_secrets(
+        self, user_id: UUID, platform: str, now: datetime, fresh: bool = False
+    ) -> list[str]:
+        secrets.check_platform(platform)
+        row = await self.directory.secret_row(self.conn, user_id, platform, fresh)
+        if row is None:
+            return []
+        return secrets.candidates(row.secret, row.previous_secret, row.previous_valid_until, now)
 
     async def may_come_from(self, user_id: UUID, platform: str, source: str) -> bool:
-        return await bindings.may_come_from(self.conn, user_id, platform, source)
+        if bindings.binding(platform, source) is None:
+            return True
+        bound = await self.directory.bound_source(self.conn, user_id, platform)
+        if bindings.matches(bound, source):
+            return True
+        bound = await self.directory.bound_source(self.conn, user_id, platform, fresh=True)
+        return bindings.matches(bound, source)
 
     async def write(
         self, aggregate_id: UUID, decide: Decide[str], raw: tuple[str, bytes], bind: Binding
     ) -> Written[str]:
         user_id, platform, source = bind
-
-        async def guard(conn: asyncpg.Connection) -> None:
-            if source is not None and not await bindings.check_source(
-                conn, user_id, platform, source
-            ):
-                raise UnexpectedSourceError()
-
-        return await write(self.conn, self.store, aggregate_id, decide, raw=raw, guard=guard)
+        try:
+            return await write(
+                self.conn,
+                self.store,
+                aggregate_id,
+                decide,
+                raw=raw,
+                user_id=user_id,
+                bind=bindings.binding(platform, source),
+                committer=self.committer,
+            )
+        except SourceNotBoundError:
+            raise UnexpectedSourceError() from None
 
     async def keep_quarantined(self, d: SpooledDelivery, err: PayloadError) -> int | None:
         return await inbox.keep(
@@ -112,14 +140,25 @@ class PgIntakeStore:
         await inbox.keep(self.conn, d, kind="ping", limit=self.inbox_limit)
 
 
+# The inbox's bounds: open quarantined entries per user, signature failures kept per user.
+Limits = tuple[int, int]
+
+
 def pg_stores(
-    pool: asyncpg.Pool, store: EventStore, inbox_limit: int, failures_kept: int
+    pool: asyncpg.Pool,
+    store: EventStore,
+    limits: Limits,
+    directory: Directory | None = None,
+    committer: GroupCommitter | None = None,
 ) -> StoresFactory:
-    """A factory of PgIntakeStore, each on one pooled connection for one delivery."""
+    """A factory of PgIntakeStore, each on one pooled connection for one delivery. Without
+    a listening ``directory`` every lookup reads the database; without a ``committer`` every
+    append is a statement of its own."""
+    directory = directory if directory is not None else Directory()
 
     @asynccontextmanager
     async def stores() -> AsyncIterator[IntakeStore]:
         async with connection(pool) as conn:
-            yield PgIntakeStore(conn, store, inbox_limit, failures_kept)
+            yield PgIntakeStore(conn, store, limits, directory, committer)
 
     return stores

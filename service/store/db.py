@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -17,6 +17,11 @@ log = logging.getLogger(__name__)
 
 class DatabaseUnavailableError(Exception):
     """The database cannot be reached right now."""
+
+
+class PoolBusyError(Exception):
+    """Every pooled connection stayed in use for the whole wait: back-pressure, not an
+    outage (the database answers; it is the service that has more work than connections)."""
 
 
 # What asyncpg and the OS raise when the server is down, restarting or unreachable.
@@ -103,20 +108,50 @@ async def drop_database(url: str) -> None:
         await conn.close()
 
 
-async def create_pool(url: str, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    url: str,
+    max_size: int = 10,
+    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
+    """The service's pool; ``init`` runs on each new connection (tests and the benchmark
+    count statements with it)."""
     # min_size=0: the service starts and spools even when the database is down.
     pool = await asyncpg.create_pool(
-        url, min_size=0, max_size=max_size, command_timeout=30, timeout=5
+        url,
+        min_size=0,
+        max_size=max_size,
+        command_timeout=30,
+        timeout=5,
+        reset=_keep_session,
+        init=init,
     )
     assert pool is not None
     return pool
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release a pooled connection without asyncpg's reset query (a round trip per release).
+
+    Safe because no pooled connection ever changes its session: what does (advisory locks,
+    LISTEN, session settings) runs on connections of its own (the projection runner, the
+    migrations, the account listener), and settings are SET LOCAL. asyncpg still rolls back
+    a transaction left open before calling this.
+    """
+
+
+ACQUIRE_TIMEOUT = 5.0
+
+
 @asynccontextmanager
 async def connection(pool: asyncpg.Pool) -> AsyncIterator[Any]:
-    """A pooled connection; an unreachable database raises DatabaseUnavailableError."""
+    """A pooled connection. An unreachable database raises DatabaseUnavailableError; a
+    pool whose every connection stays in use for ACQUIRE_TIMEOUT raises PoolBusyError."""
     try:
-        conn = await pool.acquire(timeout=5)
+        conn = await pool.acquire(timeout=ACQUIRE_TIMEOUT)
+    except TimeoutError:
+        if pool.get_size() >= pool.get_max_size() and pool.get_idle_size() == 0:
+            raise PoolBusyError() from None
+        raise DatabaseUnavailableError("TimeoutError") from None
     except Exception as exc:
         if is_unavailable(exc):
             raise DatabaseUnavailableError(type(exc).__name__) from exc

@@ -1,16 +1,19 @@
 """The event store: domain events in and out of PostgreSQL with asyncpg.
 
-Writes follow eventsourcing's PostgresApplicationRecorder: inside the caller's transaction,
-take the table's EXCLUSIVE lock, insert, NOTIFY. The lock makes commit order equal
-notification-id order, so a reader tailing the log never skips an event that committed late
-with a lower id. (Not the library's POSTGRES_ENABLE_DB_FUNCTIONS path, whose insert function
-takes no lock.) The primary key (originator_id, originator_version) is the idempotency and
-concurrency guard: two writers deciding on the same aggregate version cannot both commit.
+Writes follow eventsourcing's PostgresApplicationRecorder: take the table's EXCLUSIVE lock,
+insert, NOTIFY, commit. The lock makes commit order equal notification-id order, so a reader
+tailing the log never skips an event that committed late with a lower id. All of it is one
+server-side function, ``ledger_append`` (migrations/0007_append_function.sql): one round trip
+for one delivery, or for a batch of them (service/store/group_commit.py), each delivery in a
+subtransaction of its own so that one that fails never fails the others. The primary key
+(originator_id, originator_version) is the idempotency and concurrency guard: two writers
+deciding on the same aggregate version cannot both commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -20,16 +23,11 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from projections.base import Recorded
 from service.store.transcoder import create_mapper
 
-CHANNEL = "stored_events"
-LOCK_TIMEOUT = "5s"
+CHANNEL = "stored_events"  # ledger_append notifies it (0007_append_function.sql)
 
-_INSERT = """
-INSERT INTO stored_events (originator_id, originator_version, topic, state)
-SELECT e.originator_id, e.originator_version, e.topic, e.state
-FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bytea[])
-     WITH ORDINALITY AS e(originator_id, originator_version, topic, state, n)
-ORDER BY e.n
-RETURNING notification_id
+_APPEND = """
+SELECT delivery, log_position, failure
+FROM ledger_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 """
 
 _SELECT_AGGREGATE = """
@@ -65,6 +63,38 @@ class ConcurrencyConflictError(Exception):
     """Another writer recorded this aggregate's next version first; reload and decide again."""
 
 
+class SourceNotBoundError(Exception):
+    """The store a delivery names is not the one its connection is bound to (by now)."""
+
+
+class AppendError(Exception):
+    """The database refused a delivery's events for another reason (its message says)."""
+
+
+@dataclass(frozen=True)
+class Append:
+    """One delivery's share of an append: its events, the raw bytes it came as (sha256,
+    body), the user whose log head it moves, and the store it binds (platform, normalised
+    source; None: it names none)."""
+
+    events: Sequence[Any]
+    raw: tuple[str, bytes] | None = None
+    user_id: UUID | None = None
+    bind: tuple[str, str] | None = None
+
+
+# What an append gave one delivery: its events' positions, or why it appended nothing.
+Appended = list[int] | ConcurrencyConflictError | SourceNotBoundError | AppendError
+
+
+def _failure(text: str) -> ConcurrencyConflictError | SourceNotBoundError | AppendError:
+    if text == "conflict":
+        return ConcurrencyConflictError(text)
+    if text == "unexpected_source":
+        return SourceNotBoundError(text)
+    return AppendError(text)
+
+
 class EventStore:
     def __init__(self, mapper: Mapper[Any] | None = None) -> None:
         self.mapper = mapper or create_mapper()
@@ -83,30 +113,51 @@ class EventStore:
         conn: asyncpg.Connection,
         events: Sequence[Any],
         raw_body: tuple[str, bytes] | None = None,
+        *,
+        user_id: UUID | None = None,
+        bind: tuple[str, str] | None = None,
     ) -> list[int]:
-        """Insert events (and the delivery's raw bytes); the caller owns the transaction."""
-        assert conn.is_in_transaction(), "append() must run inside a transaction"
-        stored = [self.mapper.to_stored_event(e) for e in events]
-        if raw_body is not None:
-            await conn.execute(
-                "INSERT INTO raw_deliveries (sha256, body) VALUES ($1, $2) "
-                "ON CONFLICT (sha256) DO NOTHING",
-                *raw_body,
-            )
-        await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        await conn.execute("LOCK TABLE stored_events IN EXCLUSIVE MODE")
-        try:
-            rows = await conn.fetch(
-                _INSERT,
-                [s.originator_id for s in stored],
-                [s.originator_version for s in stored],
-                [s.topic for s in stored],
-                [s.state for s in stored],
-            )
-        except asyncpg.exceptions.UniqueViolationError as exc:
-            raise ConcurrencyConflictError(str(exc)) from exc
-        await conn.execute(f"NOTIFY {CHANNEL}")
-        return [r["notification_id"] for r in rows]
+        """Insert one delivery's events (and its raw bytes) atomically; inside the caller's
+        transaction they commit with it. Raises what ``append_many`` reports."""
+        [done] = await self.append_many(conn, [Append(events, raw_body, user_id, bind)])
+        if isinstance(done, Exception):
+            raise done
+        return done
+
+    async def append_many(
+        self, conn: asyncpg.Connection, batch: Sequence[Append]
+    ) -> list[Appended]:
+        """Append several deliveries in one statement (one lock, one commit when ``conn`` is
+        not in a transaction): each gets its positions or its failure, in batch order."""
+        numbers: list[int] = []
+        stored = []
+        for number, item in enumerate(batch, start=1):
+            for event in item.events:
+                stored.append(self.mapper.to_stored_event(event))
+                numbers.append(number)
+        rows = await conn.fetch(
+            _APPEND,
+            numbers,
+            [s.originator_id for s in stored],
+            [s.originator_version for s in stored],
+            [s.topic for s in stored],
+            [s.state for s in stored],
+            [None if item.raw is None else item.raw[0] for item in batch],
+            [None if item.raw is None else item.raw[1] for item in batch],
+            [item.user_id for item in batch],
+            [None if item.bind is None else item.bind[0] for item in batch],
+            [None if item.bind is None else item.bind[1] for item in batch],
+        )
+        done: list[Appended] = [[] for _ in batch]
+        for row in rows:
+            index = row["delivery"] - 1
+            if row["failure"] is not None:
+                done[index] = _failure(row["failure"])
+            else:
+                positions = done[index]
+                assert isinstance(positions, list)
+                positions.append(row["log_position"])
+        return done
 
     async def read_after(
         self,

@@ -18,7 +18,8 @@ import asyncpg
 from eventsourcing.domain import Aggregate
 
 from projections.base import Recorded
-from service.store.eventstore import ConcurrencyConflictError, EventStore
+from service.store.eventstore import Append, ConcurrencyConflictError, EventStore
+from service.store.group_commit import GroupCommitter
 
 # Each conflict means another writer made progress on the same aggregate, so this bounds
 # the wait of the slowest of that many concurrent copies.
@@ -28,8 +29,6 @@ T = TypeVar("T")
 # What to decide, given the aggregate's history: the aggregate holding the new events (None:
 # nothing to append) and what to tell the caller.
 Decide = Callable[[list[Recorded]], Awaitable[tuple[Aggregate | None, T]]]
-# Run in the append's transaction, before the append; raises to append nothing.
-Guard = Callable[[asyncpg.Connection], Awaitable[None]]
 
 
 class TooManyWritersError(Exception):
@@ -53,23 +52,33 @@ async def write(
     decide: Decide[T],
     *,
     raw: tuple[str, bytes] | None = None,
-    guard: Guard | None = None,
+    user_id: UUID | None = None,
+    bind: tuple[str, str] | None = None,
+    committer: GroupCommitter | None = None,
 ) -> Written[T]:
-    """Decide on the aggregate's history and append, ``raw`` (sha256, bytes) with it."""
-    for _ in range(MAX_ATTEMPTS):
+    """Decide on the aggregate's history and append, ``raw`` (sha256, bytes) with it,
+    moving ``user_id``'s log head and binding ``bind`` (platform, store) if none is bound.
+
+    With a ``committer`` the first append joins a group commit; a retry after a conflict
+    appends alone, on ``conn``. Raises SourceNotBoundError, appending nothing, when another
+    store is bound by then.
+    """
+    for attempt in range(MAX_ATTEMPTS):
         history = await store.load_recorded(conn, aggregate_id)
         aggregate, result = await decide(history)
         pending: list[Any] = list(aggregate.collect_events()) if aggregate is not None else []
         if not pending:
             return Written(result, (), history[-1].notification_id if history else None)
-        try:
-            async with conn.transaction():
-                if guard is not None:
-                    await guard(conn)
-                positions = await store.append(conn, pending, raw)
-        except ConcurrencyConflictError:
+        item = Append(pending, raw, user_id, bind)
+        if committer is not None and attempt == 0:
+            done = await committer.append(item)
+        else:
+            [done] = await store.append_many(conn, [item])
+        if isinstance(done, ConcurrencyConflictError):
             continue
-        return Written(result, tuple(positions), positions[-1])
+        if isinstance(done, Exception):
+            raise done
+        return Written(result, tuple(done), done[-1])
     raise TooManyWritersError(str(aggregate_id))
 
 

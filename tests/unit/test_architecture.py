@@ -186,11 +186,22 @@ def test_modules_fit_in_a_head(module: str):
 
 
 def _caught(tree: ast.Module) -> set[str]:
-    """The names of the exceptions a module's ``except`` clauses catch."""
+    """The names of the exceptions a module's ``except`` clauses catch, or that it handles
+    as a value (``isinstance(result, SomeError)``: an append reports failures so)."""
     names: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ExceptHandler) and node.type is not None:
-            for n in ast.walk(node.type):
+        handled = None
+        if isinstance(node, ast.ExceptHandler):
+            handled = node.type
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "isinstance"
+            and len(node.args) == 2
+        ):
+            handled = node.args[1]
+        if handled is not None:
+            for n in ast.walk(handled):
                 if isinstance(n, ast.Name):
                     names.add(n.id)
                 elif isinstance(n, ast.Attribute):

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from service.intake import inbox
 from tests.builders import CURL_BODY, spooled, woo_order
-from tests.support import ledger
+from tests.support import ledger, wait_until
 
 
 async def test_users_create_list_and_rotate(client: TestClient, database_url: str):
@@ -33,9 +33,14 @@ async def test_users_create_list_and_rotate(client: TestClient, database_url: st
     code, out, _ = await ledger(database_url, "users", "rotate-token", "cli-shop")
     assert code == 0
     new_token = next(w for w in out.split() if w.startswith("whk_"))
-    assert (
-        await client.post(f"/api/webhook/woocommerce/{old_token}", data=CURL_BODY)
-    ).status == 401
+
+    async def old_token_refused() -> bool:
+        resp = await client.post(f"/api/webhook/woocommerce/{old_token}", data=CURL_BODY)
+        return resp.status == 401
+
+    # The service caches tokens and drops its copy when PostgreSQL announces the change:
+    # refused as soon as the notification arrives, and never later than 1 s.
+    await wait_until(old_token_refused, within=1.0, what="the rotated token refused")
     resp = await client.post(f"/api/webhook/woocommerce/{new_token}", data=CURL_BODY)
     assert (await resp.json())["status"] == "duplicate"
 

@@ -17,7 +17,7 @@ from projections.stock import StockProjection
 from service.projecting.rebuild import compare, rebuild
 from service.store.eventstore import EventStore
 from tests.builders import FIXTURES, mixed_workload, shopify_body, woo_order
-from tests.support import Merchant, create_merchant, wait_until
+from tests.support import Merchant, create_merchant, projections_caught_up, wait_until
 
 
 def _projection(name: str) -> Any:
@@ -108,6 +108,7 @@ async def test_the_bug_fix_story(client: TestClient, merchant: Merchant, pool, d
     deliveries = [(merchant.woo_orders, woo), (merchant.shopify_orders, shop)]
     for path, body in deliveries:
         assert (await client.post(path(), data=body)).status == 200
+    await projections_caught_up(pool)
     right = await _stock(pool, merchant.user_id)
     assert right["woocommerce:23"] == -1  # the variation of product 22
 
@@ -129,6 +130,7 @@ async def test_the_bug_fix_story(client: TestClient, merchant: Merchant, pool, d
             merchant.shopify_orders: other.shopify_orders,
         }
         assert (await client.post(route[path](), data=body)).status == 200
+    await projections_caught_up(pool)
     assert corrected == await _stock(pool, fresh.user_id) == right
 
 

@@ -45,7 +45,9 @@ class MemoryIntake:
     def history(self, aggregate_id: UUID) -> list[Recorded]:
         return [r for r in self.log if r.event.originator_id == aggregate_id]
 
-    async def signing_secrets(self, user_id: UUID, platform: str, now: datetime) -> list[str]:
+    async def signing_secrets(
+        self, user_id: UUID, platform: str, now: datetime, fresh: bool = False
+    ) -> list[str]:
         return list(self.secrets.get((user_id, platform), []))
 
     async def may_come_from(self, user_id: UUID, platform: str, source: str) -> bool:
