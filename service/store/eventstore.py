@@ -1,11 +1,12 @@
 """The event store: domain events in and out of PostgreSQL with asyncpg.
 
 Writes follow eventsourcing's PostgresApplicationRecorder: inside the caller's transaction,
-take the table's EXCLUSIVE lock, insert, NOTIFY. The lock makes commit order equal
-notification-id order, so a reader tailing the log never skips an event that committed late
-with a lower id. (Not the library's POSTGRES_ENABLE_DB_FUNCTIONS path, whose insert function
-takes no lock.) The primary key (originator_id, originator_version) is the idempotency and
-concurrency guard: two writers deciding on the same aggregate version cannot both commit.
+take the table's EXCLUSIVE lock, insert, NOTIFY (its payload the last notification id). The
+lock makes commit order equal notification-id order, so a reader tailing the log never skips
+an event that committed late with a lower id. (Not the library's POSTGRES_ENABLE_DB_FUNCTIONS
+path, whose insert function takes no lock.) The primary key (originator_id,
+originator_version) is the idempotency and concurrency guard: two writers deciding on the
+same aggregate version cannot both commit.
 """
 
 from __future__ import annotations
@@ -105,8 +106,13 @@ class EventStore:
             )
         except asyncpg.exceptions.UniqueViolationError as exc:
             raise ConcurrencyConflictError(str(exc)) from exc
-        await conn.execute(f"NOTIFY {CHANNEL}")
-        return [r["notification_id"] for r in rows]
+        ids = [r["notification_id"] for r in rows]
+        if not ids:
+            return ids
+        # The payload is how far the log reaches with this commit: a runner that has read
+        # that far already is not woken for it.
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(ids[-1]))
+        return ids
 
     async def read_after(
         self,
