@@ -4,8 +4,9 @@ it committed with its position.
 The runner reads the stored rows once, from the lowest position among its projections, and
 decodes a row in full at most once, for whichever projection first needs it. Each projection
 then takes the rows of its topics past its own position and applies them in a transaction of
-its own, after taking its position row FOR UPDATE (so that, however many runners race, an
-event is applied exactly once, and a process dying mid-batch commits nothing). A projection
+its own that first locks its position row, moving it (or, when it is not where the runner
+saw it last, FOR UPDATE): so that, however many runners race, an event is applied exactly
+once, and a process dying mid-batch commits nothing. A projection
 with a bulk loader (bulk_replay.bulk_loader) loads its rows set-based, as a rebuild does; a
 batch the loader cannot load is rolled back and applied event by event in a new transaction,
 with the runner's set-aside rules, so one bad event costs speed, never correctness.
@@ -30,6 +31,12 @@ _CLAIM = "INSERT INTO projection_positions (name) VALUES ($1) ON CONFLICT DO NOT
 _POSITION = "SELECT position FROM projection_positions WHERE name = $1"
 _LOCK = "SELECT position FROM projection_positions WHERE name = $1 FOR UPDATE"
 _MOVE = "UPDATE projection_positions SET position = $2, updated_at = now() WHERE name = $1"
+# The position row locked and moved in one statement, if it is where the runner saw it last
+# (the common case: it holds the projection's advisory lock); else it is read FOR UPDATE.
+_MOVE_FROM = """
+UPDATE projection_positions SET position = $2, updated_at = now()
+WHERE name = $1 AND position = $3
+"""
 # Nothing of the projection's in the batch: its position moves past it in one statement, if
 # it is still where the batch began or beyond (else the batch does not cover what it lacks).
 _SKIP = """
@@ -98,7 +105,7 @@ async def commit(
     loader = bulk_loader(projection)
     if loader is not None:
         try:
-            return await _locked(conn, projection, batch, loader)
+            return await _locked(conn, projection, batch, position, loader)
         except Exception as exc:
             if is_unavailable(exc):
                 raise
@@ -109,20 +116,24 @@ async def commit(
                 batch.through,
                 type(exc).__name__,
             )
-    return await _locked(conn, projection, batch, None)
+    return await _locked(conn, projection, batch, position, None)
 
 
 async def _locked(
-    conn: Any, projection: Projection, batch: LogBatch, loader: Any
+    conn: Any, projection: Projection, batch: LogBatch, seen: int, loader: Any
 ) -> tuple[int, int]:
+    """The rows after the projection's position applied, with its new position, in one
+    transaction that holds its position row from the start."""
     async with conn.transaction():
-        position = int(await conn.fetchval(_LOCK, projection.name))
-        if not batch.start <= position < batch.through:
-            return position, 0  # another runner went on, or the batch begins past it
+        position = seen
+        if await conn.execute(_MOVE_FROM, projection.name, batch.through, seen) != "UPDATE 1":
+            position = int(await conn.fetchval(_LOCK, projection.name))
+            if not batch.start <= position < batch.through:
+                return position, 0  # another runner went on, or the batch begins past it
+            await conn.execute(_MOVE, projection.name, batch.through)
         rows = batch.rows_for(projection, position)
         if rows and loader is not None:
             await loader(conn, rows, batch.decode)
         elif rows:
             await apply_batch(conn, projection, [batch.decode(r) for r in rows])
-        await conn.execute(_MOVE, projection.name, batch.through)
     return batch.through, len(rows)

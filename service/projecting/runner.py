@@ -8,7 +8,7 @@ from its code is rebuilt beside the live one before the runner serves it.
 One reader serves every projection the runner holds: it reads each batch of the log once
 (service/projecting/batch.py), and each projection applies its share, set-based through its
 bulk loader when it has one, with its new position in a transaction of its own on its own
-connection, after taking its position row FOR UPDATE; so an event is applied exactly once
+connection, its position row locked first; so an event is applied exactly once
 even if the process dies mid-batch or several runners share one database. A commit's
 NOTIFY (carrying how far the log reaches) wakes the reader once, and a webhook waiting for
 its events wakes it only if it has not read that far yet; polling covers lost
