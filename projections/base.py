@@ -40,10 +40,13 @@ Decode = Callable[[StoredRow], Recorded]
 
 
 class BulkLoading(Protocol):
-    """What a projection may add to rebuild fast: it loads a batch of stored rows of its
-    topics, in log order, into its fresh (still private) tables, decoding only the fields it
-    needs. The tables it leaves must equal, row for row, what ``apply`` makes of the same
-    events: a rebuild's result never depends on which path built it."""
+    """What a projection may add to apply batches fast: it loads a batch of stored rows of
+    its topics, in log order, into its tables, decoding only the fields it needs. The tables
+    are a rebuild's fresh ones (some indexes deferred to the end of the pass) or, for the
+    live runner's batches, the live ones, with their rows and every index: so a loader
+    merges into what the tables hold, never assuming them empty. The tables it leaves must
+    equal, row for row, what ``apply`` makes of the same events: the result never depends on
+    which path built it, nor on where batches begin and end."""
 
     async def bulk_load(self, conn: Any, rows: Sequence[StoredRow], decode: Decode) -> None: ...
 

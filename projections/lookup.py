@@ -92,7 +92,7 @@ class LookupProjection:
                 )
 
     async def bulk_load(self, conn: Any, rows: Sequence[StoredRow], decode: Decode) -> None:
-        """Rebuilds only: COPY and set-based merges per chunk (see projections/lookup_bulk.py)."""
+        """COPY and set-based merges per chunk (see projections/lookup_bulk.py)."""
         await lookup_bulk.bulk_load(conn, rows, decode)
 
 

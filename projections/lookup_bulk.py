@@ -1,4 +1,4 @@
-"""The lookup projection's bulk loader, used by rebuilds only.
+"""The lookup projection's bulk loader, for rebuilds and the live runner's batches.
 
 A batch is loaded in chunks. A chunk's receipts become one COPY into ``lookup_receipts``; its
 effect on ``order_lookup`` is folded, in log order, into one change per order: the first

@@ -35,7 +35,7 @@ class OwnersProjection:
         )
 
     async def bulk_load(self, conn: Any, rows: Sequence[StoredRow], decode: Decode) -> None:
-        """Rebuilds only: the user id read straight from each event's JSON, then one COPY.
+        """The user id read straight from each event's JSON, then one COPY.
 
         Every event this ledger writes begins with its timestamp and user id (an aggregate's
         first event has its topic between the two), so ``_LEADING_USER`` finds the user id

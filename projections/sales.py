@@ -125,7 +125,7 @@ class SalesProjection:
             await self._apply_one(conn, recorded)
 
     async def bulk_load(self, conn: Any, rows: Sequence[StoredRow], decode: Decode) -> None:
-        """Rebuilds only: the same tables from raw rows, a batch at a time (see sales_bulk)."""
+        """The same tables from raw rows, a batch at a time (see sales_bulk)."""
         await sales_bulk.bulk_load(conn, rows, decode)
 
     async def _apply_one(self, conn: Any, recorded: Recorded) -> None:

@@ -1,4 +1,4 @@
-"""The sales projection's bulk loader, used by rebuilds only.
+"""The sales projection's bulk loader, for rebuilds and the live runner's batches.
 
 A batch is folded in chunks of ``CHUNK`` rows. Each chunk becomes a COPY of its receipts,
 of its refunds and of the sales it makes, an upsert of its deletion marks and one UPDATE of

@@ -113,7 +113,7 @@ class StockProjection:
                     )
 
     async def bulk_load(self, conn: Any, rows: Sequence[StoredRow], decode: Decode) -> None:
-        """Rebuilds only: a batch as one COPY and one merge (see projections/stock_bulk.py)."""
+        """A batch as one COPY and one merge (see projections/stock_bulk.py)."""
         await stock_bulk.bulk_load(conn, rows, decode)
 
     async def _move(self, conn: Any, recorded: Recorded, move: dict[str, Any]) -> None:

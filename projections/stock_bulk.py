@@ -1,4 +1,4 @@
-"""The stock projection's bulk loader, used by rebuilds only.
+"""The stock projection's bulk loader, for rebuilds and the live runner's batches.
 
 A batch of stored rows becomes one COPY of its movements and one merge of its levels. Each
 level change ``apply`` makes is folded, in log order, into one change per product: the sum of

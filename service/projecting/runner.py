@@ -1,13 +1,18 @@
 """The projection runner: tails the event log and keeps every projection current.
 
-Each batch is applied with the projection's new position in one transaction, after taking
-the position row FOR UPDATE, so an event is applied exactly once even if the process dies
-mid-batch (the transaction simply never commits) or several runners share one database.
-Per projection, one runner is active: it holds a session advisory lock, which PostgreSQL
-releases the moment its connection dies, so a standby runner takes over within a poll
-interval. LISTEN/NOTIFY wakes the active runners as soon as events commit; polling covers
-lost notifications and reconnects. A projection whose stored version differs from its code
-is rebuilt beside the live one before the runner serves it.
+Per projection, one runner is active: it holds a session advisory lock on a connection of
+that projection's own, which PostgreSQL releases the moment the connection dies, so a
+standby runner takes over within a poll interval. A projection whose stored version differs
+from its code is rebuilt beside the live one before the runner serves it.
+
+One reader serves every projection the runner holds: it reads each batch of the log once
+(service/projecting/batch.py), and each projection applies its share, set-based through its
+bulk loader when it has one, with its new position in a transaction of its own on its own
+connection, its position row locked first; so an event is applied exactly once
+even if the process dies mid-batch or several runners share one database. A commit's
+NOTIFY (carrying how far the log reaches) wakes the reader once, and a webhook waiting for
+its events wakes it only if it has not read that far yet; polling covers lost
+notifications and reconnects.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from typing import Any
 import asyncpg
 
 from projections.base import Projection
-from service.projecting.apply import apply_batch
+from service.projecting.batch import claim_position
+from service.projecting.reader import ANYWAY, Held, LogReader
 from service.projecting.rebuild import rebuild, version_of
-from service.store.db import is_unavailable
+from service.store.db import DatabaseUnavailableError, is_unavailable
 from service.store.eventstore import CHANNEL, EventStore
 
 log = logging.getLogger(__name__)
@@ -63,7 +69,7 @@ class ProjectionRunner:
         self.poll_interval = poll_interval
         self.positions: dict[str, int] = {}
         self.active: set[str] = set()
-        self._wakeups = {p.name: asyncio.Event() for p in self.projections}
+        self._reader = LogReader(store, lambda: BATCH_SIZE, self._advanced)
         self._progress = asyncio.Condition()
         self._down = False  # the database is unreachable: said once, then quietly retried
         self._back = asyncio.Event()  # set when a worker reaches it again: the others retry
@@ -92,9 +98,14 @@ class ProjectionRunner:
         except TimeoutError:
             pass
 
+    @property
+    def reads(self) -> int:
+        """How many batches this runner has read from the log."""
+        return self._reader.reads
+
     def wake(self) -> None:
-        for event in self._wakeups.values():
-            event.set()
+        """Read the log now: something may have committed without notifying."""
+        self._reader.want(ANYWAY)
 
     async def catch_up(self) -> int:
         """Apply everything committed so far to every projection; returns events applied.
@@ -104,51 +115,28 @@ class ProjectionRunner:
         applied = 0
         failed: Exception | None = None
         async with self.pool.acquire() as conn:
-            for projection in self.projections:
-                try:
-                    applied += await self._catch_up_one(conn, projection)
-                except Exception as exc:
-                    if is_unavailable(exc):
-                        raise
-                    log.exception("projection %s failed", projection.name)
-                    failed = exc
+            at = {p.name: await claim_position(conn, p.name) for p in self.projections}
+            pending = list(self.projections)
+            while pending:
+                start = min(at[p.name] for p in pending)
+                batch = await self._reader.read(conn, start, pending)
+                for projection in list(pending):
+                    try:
+                        at[projection.name], count = await self._reader.commit(
+                            conn, projection, batch, at[projection.name]
+                        )
+                        applied += count
+                    except Exception as exc:
+                        if is_unavailable(exc):
+                            raise
+                        log.exception("projection %s failed", projection.name)
+                        failed = exc
+                        pending.remove(projection)
+                if not batch.full and all(at[p.name] >= batch.through for p in pending):
+                    break
         if failed is not None:
             raise failed
         return applied
-
-    async def _catch_up_one(self, conn: Any, projection: Projection) -> int:
-        applied = 0
-        while True:
-            async with conn.transaction():
-                await conn.execute(
-                    "INSERT INTO projection_positions (name) VALUES ($1) ON CONFLICT DO NOTHING",
-                    projection.name,
-                )
-                position = await conn.fetchval(
-                    "SELECT position FROM projection_positions WHERE name = $1 FOR UPDATE",
-                    projection.name,
-                )
-                head = await self.store.head(conn)
-                batch = await self.store.read_after(conn, position, BATCH_SIZE, projection.topics)
-                if batch:
-                    await apply_batch(conn, projection, batch)
-                # Every event up to ``head`` had committed when it was read (commit order is
-                # id order), so a short batch means this projection has seen all it needs
-                # up to there; irrelevant events still advance its position.
-                last = batch[-1].notification_id if batch else 0
-                new_position = last if len(batch) == BATCH_SIZE else max(head, last)
-                new_position = max(position, new_position)
-                if new_position != position:
-                    await conn.execute(
-                        "UPDATE projection_positions SET position = $2, updated_at = now()"
-                        " WHERE name = $1",
-                        projection.name,
-                        new_position,
-                    )
-            await self._advanced(projection.name, new_position)
-            applied += len(batch)
-            if len(batch) < BATCH_SIZE:
-                return applied
 
     async def _advanced(self, name: str, position: int) -> None:
         async with self._progress:
@@ -166,7 +154,7 @@ class ProjectionRunner:
         Another process may be the active runner of some projection, so positions are also
         read from the database while waiting.
         """
-        self.wake()
+        self._reader.want(notification_id)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while not self.reached(notification_id):
@@ -190,14 +178,16 @@ class ProjectionRunner:
             if not is_unavailable(exc):
                 raise
             return
+        names = {p.name for p in self.projections}
         for row in rows:
-            if row["name"] in self._wakeups:
+            if row["name"] in names:
                 await self._advanced(row["name"], row["position"])
 
     async def run(self) -> None:
-        """Run until cancelled, surviving database outages, one worker per projection."""
-        tasks = [asyncio.create_task(self._listen_forever())]
-        tasks += [asyncio.create_task(self._work(p)) for p in self.projections]
+        """Run until cancelled, surviving database outages: one reader for the projections
+        this runner holds, and one holder per projection (active, or standing by)."""
+        tasks = [asyncio.create_task(self._read_forever())]
+        tasks += [asyncio.create_task(self._hold(p)) for p in self.projections]
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -205,14 +195,19 @@ class ProjectionRunner:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _work(self, projection: Projection) -> None:
+    async def _connect(self) -> Any:
+        return await asyncpg.connect(
+            self.dsn, timeout=5, server_settings={"application_name": application_name()}
+        )
+
+    async def _hold(self, projection: Projection) -> None:
+        """Take the projection's lock and serve it until its connection fails; else stand by,
+        trying again every poll interval."""
         delay = self.poll_interval
         while True:
             conn = None
             try:
-                conn = await asyncpg.connect(
-                    self.dsn, timeout=5, server_settings={"application_name": application_name()}
-                )
+                conn = await self._connect()
                 self._available()
                 delay = self.poll_interval
                 if await conn.fetchval(
@@ -234,18 +229,26 @@ class ProjectionRunner:
             await self._pause(delay)  # a standby, or after a failure
 
     async def _serve(self, conn: Any, projection: Projection) -> None:
-        """The active runner of ``projection``: rebuild it if its version changed, then
-        keep it current until the connection fails."""
+        """The active runner of ``projection``: rebuild it if its version changed, then hand
+        it to the reader until its connection fails."""
         self.active.add(projection.name)
         await self._ensure_version(conn, projection)
-        wakeup = self._wakeups[projection.name]
-        while True:
-            await self._catch_up_one(conn, projection)
-            try:
-                await asyncio.wait_for(wakeup.wait(), self.poll_interval)
-            except TimeoutError:
-                pass
-            wakeup.clear()
+        position = await claim_position(conn, projection.name)
+        await self._advanced(projection.name, position)
+        lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def closed(_: Any) -> None:
+            if not lost.done():
+                lost.set_exception(DatabaseUnavailableError("connection closed"))
+
+        conn.add_termination_listener(closed)
+        held = Held(projection, conn, position, lost)
+        self._reader.hold(held)
+        try:
+            await lost
+        finally:
+            self._reader.release(held)
+            lost.cancel()
 
     async def _ensure_version(self, conn: Any, projection: Projection) -> None:
         stored = await conn.fetchval(
@@ -260,27 +263,26 @@ class ProjectionRunner:
             )
             await rebuild(self.dsn, self.store, projection)
 
-    async def _listen_forever(self) -> None:
+    async def _read_forever(self) -> None:
+        """The reader: listens for commits, and reads a batch whenever one may be waiting."""
         delay = self.poll_interval
         while True:
             conn = None
             try:
-                conn = await asyncpg.connect(
-                    self.dsn, timeout=5, server_settings={"application_name": application_name()}
-                )
+                conn = await self._connect()
                 self._available()
                 delay = self.poll_interval
-                closed = asyncio.Event()
-                conn.add_termination_listener(lambda *_, done=closed: done.set())
-                await conn.add_listener(CHANNEL, lambda *_: self.wake())
-                await closed.wait()
+                conn.add_termination_listener(self._reader.closed)
+                await conn.add_listener(CHANNEL, self._reader.notified)
+                self.wake()  # what committed while nothing listened
+                await self._reader.feed(conn, self.poll_interval)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if is_unavailable(exc):
                     delay = min(delay * 2, MAX_BACKOFF)
                 else:
-                    log.exception("listener failed; retrying")
+                    log.exception("projection reader failed; retrying")
             finally:
                 if conn is not None:
                     await _close_quietly(conn)

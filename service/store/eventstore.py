@@ -1,7 +1,7 @@
 """The event store: domain events in and out of PostgreSQL with asyncpg.
 
 Writes follow eventsourcing's PostgresApplicationRecorder: take the table's EXCLUSIVE lock,
-insert, NOTIFY, commit. The lock makes commit order equal notification-id order, so a reader
+insert, NOTIFY (its payload the last notification id), commit. The lock makes commit order equal notification-id order, so a reader
 tailing the log never skips an event that committed late with a lower id. All of it is one
 server-side function, ``ledger_append`` (migrations/0007_append_function.sql): one round trip
 for one delivery, or for a batch of them (service/store/group_commit.py), each delivery in a
@@ -56,6 +56,20 @@ SELECT notification_id, originator_id, originator_version, topic, state FROM sto
 WHERE notification_id > $1 AND notification_id <= $2
     AND ($4::text[] IS NULL OR topic = ANY($4::text[]))
 ORDER BY notification_id LIMIT $3
+"""
+
+
+# One statement, so one snapshot: the head is the newest event committed when the rows were
+# read (commit order is id order), and a short read has every event of ``topics`` up to it.
+_SELECT_BATCH = """
+SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state, h.head
+FROM (SELECT coalesce(max(notification_id), 0) AS head FROM stored_events) h
+LEFT JOIN LATERAL (
+    SELECT notification_id, originator_id, originator_version, topic, state FROM stored_events
+    WHERE notification_id > $1 AND ($3::text[] IS NULL OR topic = ANY($3::text[]))
+    ORDER BY notification_id LIMIT $2
+) e ON true
+ORDER BY e.notification_id
 """
 
 
@@ -190,6 +204,21 @@ class EventStore:
         return list(
             await conn.fetch(_SELECT_RAW, position, until, limit, list(topics) if topics else None)
         )
+
+    async def read_batch(
+        self,
+        conn: asyncpg.Connection,
+        position: int,
+        limit: int,
+        topics: Sequence[str] | None = None,
+    ) -> tuple[list[Any], int]:
+        """Stored rows after ``position``, undecoded (as ``read_raw`` returns them, the head
+        in a sixth column), and the log's head as they were read."""
+        rows = await conn.fetch(
+            _SELECT_BATCH, position, limit, list(topics) if topics is not None else None
+        )
+        head = int(rows[0]["head"])
+        return ([] if rows[0]["notification_id"] is None else list(rows)), head
 
     async def load_recorded(self, conn: asyncpg.Connection, originator_id: UUID) -> list[Recorded]:
         """One aggregate's events in version order, each with its position in the log."""

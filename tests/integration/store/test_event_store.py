@@ -179,3 +179,17 @@ async def test_receipt_records_the_delivery(client: TestClient, merchant: Mercha
         "StockDeducted",
     ]
     assert all(e.user_id == merchant.user_id for e in events)
+
+
+async def test_a_commit_notifies_its_last_position(pool: asyncpg.Pool, database_url: str):
+    """Listeners learn how far the log reached, so one that has read that far already need
+    not read again."""
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(database_url)
+    try:
+        await listener.add_listener("stored_events", lambda *args: heard.put_nowait(args[3]))
+        async with pool.acquire() as conn, conn.transaction():
+            ids = await EventStore().append(conn, _new_order(uuid4(), 1))
+        assert await asyncio.wait_for(heard.get(), 10) == str(ids[-1])
+    finally:
+        await listener.close()
