@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
@@ -17,7 +18,13 @@ from service.intake.intake import Intake, pg_ingestor
 from service.intake.spool import Spool
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
-from service.store.db import DatabaseUnavailableError, connection, create_pool, database_identity
+from service.store.db import (
+    DatabaseUnavailableError,
+    PoolInit,
+    connection,
+    create_pool,
+    database_identity,
+)
 from service.store.eventstore import EventStore
 
 
@@ -30,9 +37,9 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _pool_ctx(app: web.Application, init: PoolInit | None = None) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    pool = await create_pool(settings.database_url, settings.pool_max_size)
+    pool = await create_pool(settings.database_url, settings.pool_max_size, init)
     app[POOL] = pool
     yield
     await pool.close()
@@ -81,7 +88,9 @@ def _start(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     return asyncio.get_running_loop().create_task(coro)
 
 
-def create_app(settings: Settings, store: EventStore | None = None) -> web.Application:
+def create_app(
+    settings: Settings, store: EventStore | None = None, pool_init: PoolInit | None = None
+) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware],
         client_max_size=settings.max_body_bytes,
@@ -92,7 +101,7 @@ def create_app(settings: Settings, store: EventStore | None = None) -> web.Appli
 
     app[SETTINGS] = settings
     app[STORE] = store if store is not None else EventStore()
-    app.cleanup_ctx.append(_pool_ctx)
+    app.cleanup_ctx.append(functools.partial(_pool_ctx, init=pool_init))
     app.cleanup_ctx.append(_intake_ctx)
     app.router.add_get("/healthz", healthz)
     webhooks.add_routes(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -103,10 +103,14 @@ async def drop_database(url: str) -> None:
         await conn.close()
 
 
-async def create_pool(url: str, max_size: int = 10) -> asyncpg.Pool:
+# Called on each new pooled connection (scripts/bench_ingest.py counts queries with it).
+PoolInit = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
+async def create_pool(url: str, max_size: int = 10, init: PoolInit | None = None) -> asyncpg.Pool:
     # min_size=0: the service starts and spools even when the database is down.
     pool = await asyncpg.create_pool(
-        url, min_size=0, max_size=max_size, command_timeout=30, timeout=5
+        url, min_size=0, max_size=max_size, command_timeout=30, timeout=5, init=init
     )
     assert pool is not None
     return pool
