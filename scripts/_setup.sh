@@ -2,7 +2,8 @@
 # Shared setup for scripts/serve and scripts/test. Sourced, never executed.
 #
 # Provides:
-#   ensure_venv serve|test      create .venv and install the project (with test extras for "test")
+#   ensure_venv serve|test|bench  create .venv and install the project (with the test extra
+#                               for "test", the test and bench extras for "bench")
 #   resolve_database_url DBNAME export DATABASE_URL (environment, local server, or private cluster)
 #   stop_private_postgres       stop the private cluster, only if this process started it
 #   mask_url URL                print URL with any password replaced by ***
@@ -70,13 +71,14 @@ _sha256() {
         "$1"
 }
 
-# ensure_venv serve|test
+# ensure_venv serve|test|bench
 ensure_venv() {
-    local mode="${1:?ensure_venv needs serve or test}" spec
+    local mode="${1:?ensure_venv needs serve, test or bench}" spec
     case "$mode" in
+        bench) spec=".[test,bench]" ;;
         test) spec=".[test]" ;;
         serve) spec="." ;;
-        *) die "ensure_venv: unknown mode '$mode' (expected serve or test)" ;;
+        *) die "ensure_venv: unknown mode '$mode' (expected serve, test or bench)" ;;
     esac
 
     if [[ ! -e "$VENV" ]]; then
@@ -94,12 +96,13 @@ ensure_venv() {
             "remove it (rm -rf .venv) and run this script again"
     fi
 
-    # The stamp records which pyproject.toml was installed and with which extras; "test"
-    # is a superset of "serve", so a test install also satisfies serve.
+    # The stamp records which pyproject.toml was installed and with which extras; "bench"
+    # is a superset of "test", which is one of "serve", so an install satisfies those below.
     local stamp="$VENV/.ledger-install-stamp" digest installed=""
     digest="$(_sha256 "$ROOT/pyproject.toml")"
     [[ -f "$stamp" ]] && installed="$(<"$stamp")"
-    if [[ "$installed" == "$digest test" || "$installed" == "$digest $mode" ]]; then
+    if [[ "$installed" == "$digest bench" || "$installed" == "$digest $mode" ]] ||
+        [[ "$installed" == "$digest test" && "$mode" == serve ]]; then
         return 0
     fi
 

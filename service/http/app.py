@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
@@ -14,12 +15,18 @@ from projections.registry import all_projections
 from service.accounts.directory import Directory
 from service.http import audit_api, query_api, webhooks
 from service.http.errors import error_middleware, error_response
-from service.http.keys import INTAKE, POOL, RUNNER, SETTINGS, STORE
+from service.http.keys import INTAKE, POOL, POOL_INIT, RUNNER, SETTINGS, STORE
 from service.intake.intake import Intake, pg_ingestor
 from service.intake.spool import Spool
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
-from service.store.db import DatabaseUnavailableError, connection, create_pool, database_identity
+from service.store.db import (
+    DatabaseUnavailableError,
+    PoolInit,
+    connection,
+    create_pool,
+    database_identity,
+)
 from service.store.eventstore import EventStore
 from service.store.group_commit import GroupCommitter
 
@@ -33,10 +40,11 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _pool_ctx(app: web.Application, init: PoolInit | None = None) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    pool = await create_pool(settings.database_url, settings.pool_max_size)
+    pool = await create_pool(settings.database_url, settings.pool_max_size, init)
     app[POOL] = pool
+    app[POOL_INIT] = init
     yield
     await pool.close()
 
@@ -65,9 +73,20 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     async def connect() -> asyncpg.Connection:
         return await asyncpg.connect(settings.database_url, timeout=5)
 
+    async def connect_committer() -> asyncpg.Connection:
+        # The appends are on the request path: what the pool's connections get, it gets.
+        conn = await connect()
+        init = app[POOL_INIT]
+        if init is not None:
+            await init(conn)
+        return conn
+
     directory = Directory()
     committer = GroupCommitter(
-        connect, store, max_batch=settings.group_commit_max, max_wait=settings.group_commit_wait
+        connect_committer,
+        store,
+        max_batch=settings.group_commit_max,
+        max_wait=settings.group_commit_wait,
     )
     ingestor = pg_ingestor(pool, store, settings, directory, committer)
     intake = Intake(pool, ingestor, spool, settings, runner, directory)
@@ -95,7 +114,9 @@ def _start(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     return asyncio.get_running_loop().create_task(coro)
 
 
-def create_app(settings: Settings, store: EventStore | None = None) -> web.Application:
+def create_app(
+    settings: Settings, store: EventStore | None = None, pool_init: PoolInit | None = None
+) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware],
         client_max_size=settings.max_body_bytes,
@@ -106,7 +127,7 @@ def create_app(settings: Settings, store: EventStore | None = None) -> web.Appli
 
     app[SETTINGS] = settings
     app[STORE] = store if store is not None else EventStore()
-    app.cleanup_ctx.append(_pool_ctx)
+    app.cleanup_ctx.append(functools.partial(_pool_ctx, init=pool_init))
     app.cleanup_ctx.append(_intake_ctx)
     app.router.add_get("/healthz", healthz)
     webhooks.add_routes(app)

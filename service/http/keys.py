@@ -8,6 +8,7 @@ from aiohttp import web
 from service.intake.intake import Intake
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
+from service.store.db import PoolInit
 from service.store.eventstore import EventStore
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -16,3 +17,6 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 STORE = web.AppKey("store", EventStore)
 INTAKE = web.AppKey("intake", Intake)
 RUNNER: web.AppKey[ProjectionRunner | None] = web.AppKey("runner")
+# Run on each new database connection of the request path (None in service; the benchmark
+# and tests count statements with it).
+POOL_INIT: web.AppKey[PoolInit | None] = web.AppKey("pool_init")

@@ -108,10 +108,15 @@ async def drop_database(url: str) -> None:
         await conn.close()
 
 
+# Called on each new pooled connection (tests and scripts/bench_ingest.py count queries
+# with it).
+PoolInit = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
 async def create_pool(
     url: str,
     max_size: int = 10,
-    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    init: PoolInit | None = None,
 ) -> asyncpg.Pool:
     """The service's pool; ``init`` runs on each new connection (tests and the benchmark
     count statements with it)."""

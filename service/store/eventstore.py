@@ -1,8 +1,9 @@
 """The event store: domain events in and out of PostgreSQL with asyncpg.
 
 Writes follow eventsourcing's PostgresApplicationRecorder: take the table's EXCLUSIVE lock,
-insert, NOTIFY (its payload the last notification id), commit. The lock makes commit order equal notification-id order, so a reader
-tailing the log never skips an event that committed late with a lower id. All of it is one
+insert, NOTIFY (its payload the last notification id), commit. The lock makes commit order
+equal notification-id order, so a reader tailing the log never skips an event that committed
+late with a lower id. All of it is one
 server-side function, ``ledger_append`` (migrations/0007_append_function.sql): one round trip
 for one delivery, or for a batch of them (service/store/group_commit.py), each delivery in a
 subtransaction of its own so that one that fails never fails the others. The primary key
