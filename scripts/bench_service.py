@@ -159,6 +159,11 @@ def start_service(database_url: str, workdir: Path, settings: dict[str, str]) ->
         **settings,
     }
     command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
+    profile = os.environ.get("BENCH_PROFILE_DIR")
+    if profile:
+        # Where the service's CPU goes: cProfile each service started, one file apiece.
+        out = Path(profile) / f"service-{port}.prof"
+        command[1:1] = ["-m", "cProfile", "-o", str(out)]
     log = (workdir / "service.log").open("ab")
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     return Server(proc, f"http://127.0.0.1:{port}")

@@ -77,13 +77,16 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     max_body_bytes: int = 1024 * 1024
     spool_dir: Path = field(default_factory=lambda: _state_dir() / "spool")
-    spool_max_entries: int = 10_000
+    spool_max_entries: int = 100_000
     spool_max_bytes: int = 512 * 1024 * 1024
     # How long a query waits for the projections to show its caller's own latest writes.
     read_your_writes_timeout: float = 2.0
     # Seconds a webhook may take to be recorded; past it, it is queued in the spool and
     # answered 202 (overload), well within the platforms' own timeouts (Shopify: 5 s).
     answer_deadline: float = 3.0
+    # Deliveries being recorded at once, per process; more are queued and answered at once
+    # (at 2x capacity the event loop, not the deadline, is what would keep them waiting).
+    max_in_flight: int = 128
     # Group commit: at most this many deliveries per append, waiting at most this long.
     group_commit_max: int = 64
     group_commit_wait: float = 0.002
@@ -132,6 +135,7 @@ class Settings:
             body_read_timeout=_int(env, "LEDGER_BODY_READ_TIMEOUT", defaults.body_read_timeout),
             answer_deadline=_int(env, "LEDGER_ANSWER_DEADLINE_MS", 3000) / 1000,
             group_commit_max=_int(env, "LEDGER_GROUP_COMMIT_MAX", defaults.group_commit_max),
+            max_in_flight=_int(env, "LEDGER_MAX_IN_FLIGHT", defaults.max_in_flight),
             group_commit_wait=_int(env, "LEDGER_GROUP_COMMIT_WAIT_MS", 2) / 1000,
             pool_max_size=_int(env, "LEDGER_POOL_MAX_SIZE", defaults.pool_max_size),
         )

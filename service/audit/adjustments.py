@@ -27,9 +27,13 @@ from aggregates.stock_adjustment import (
 )
 from projections import stock_queries
 from projections.base import Recorded
+from service.projecting.caught_up import user_head, wait_applied
 from service.store.db import connection
 from service.store.eventstore import EventStore, replay
 from service.store.write import history_events, write
+
+# Seconds an adjustment waits for the stock projection to show the user's own writes.
+STOCK_WAIT = 5.0
 
 
 class UnknownProductError(LookupError):
@@ -73,6 +77,11 @@ async def adjust(
     check_adjustment(by, reason)
     if not create:
         async with connection(pool) as conn:
+            # A product whose first delivery was answered a moment ago exists: wait for the
+            # stock projection to show the user's writes (bounded; then it is looked up).
+            head = await user_head(conn, user_id)
+            if head is not None:
+                await wait_applied(conn, ["stock"], head, STOCK_WAIT)
             if await stock_queries.get_stock(conn, user_id, product_ref) is None:
                 raise UnknownProductError(product_ref)
     adjustment_id = StockAdjustment.create_id(user_id, key)

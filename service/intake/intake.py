@@ -7,9 +7,10 @@ delivery in the durable local spool (fsynced before we answer 202) instead of th
   checked against an in-memory copy of the token hashes, and the delivery is ``spooled``.
   Until the spool has been replayed, later deliveries are spooled behind it, so the ledger
   sees them in the order they arrived.
-- **Overload**: a delivery that cannot be recorded within ``LEDGER_ANSWER_DEADLINE`` seconds
-  (waiting for a pooled connection, or for the database under load) is ``queued`` in the
-  spool and answered at once; the attempt is called off (an append already sent commits or
+- **Overload**: a delivery that arrives while ``LEDGER_MAX_IN_FLIGHT`` others are being
+  recorded, or that cannot be recorded within ``LEDGER_ANSWER_DEADLINE_MS`` (waiting for a
+  pooled connection, or for the database under load), is ``queued`` in the spool and
+  answered at once; the attempt is called off (an append already sent commits or
   not as one, and a second recording of the same delivery is a duplicate). Overload is not
   an outage: later deliveries are recorded directly, not queued behind it, so no delivery
   waits longer than the deadline while the spool has room.
@@ -83,6 +84,7 @@ class Intake:
         # Whether new deliveries go behind the spool: what a previous run left may have been
         # spooled during an outage, so it is replayed first.
         self._behind_spool = not spool.is_empty()
+        self.in_flight = 0  # deliveries being recorded now (bounded: LEDGER_MAX_IN_FLIGHT)
 
     async def receive(
         self, token: str, platform: str, kind: str, headers: Mapping[str, str], body: bytes
@@ -102,8 +104,11 @@ class Intake:
         )
         if state == "down" or self._behind_spool:
             return await self._spool(delivery, SPOOLED)
-        if state == "busy":
+        if state == "busy" or self.in_flight >= self.settings.max_in_flight:
+            # More deliveries are being recorded than the process can finish in time: this
+            # one is kept and answered now instead of waiting its turn past the deadline.
             return await self._spool(delivery, QUEUED)
+        self.in_flight += 1
         attempt = asyncio.ensure_future(self.ingestor.ingest(delivery))
         try:
             return await asyncio.wait_for(attempt, max(deadline - loop.time(), 0))
@@ -111,6 +116,8 @@ class Intake:
             return await self._spool(delivery, SPOOLED)
         except (TimeoutError, PoolBusyError):
             return await self._spool(delivery, QUEUED)
+        finally:
+            self.in_flight -= 1
 
     async def _authenticate(self, token: str) -> tuple[UUID | None, str]:
         """The token's user, and the database's state: up, down or busy (a pooled

@@ -139,6 +139,33 @@ async def test_overload_queues_a_delivery_and_later_ones_do_not_wait_behind_it(
     assert sorted(r["originator_id"] for r in receipts) == sorted(ids)
 
 
+async def test_a_delivery_beyond_the_in_flight_bound_is_queued_at_once(rig: Rig, pool):
+    shop = await create_merchant(pool)
+    for order_id in (20, 21, 22):  # the caches filled
+        assert (await _send(rig, shop, order_id)).outcome == "recorded"
+    rig.intake.settings = replace(rig.intake.settings, max_in_flight=1, answer_deadline=30)
+    held = [await rig.pool.acquire() for _ in range(2)]
+    first = asyncio.ensure_future(_send(rig, shop, 23))  # waits for a connection
+    try:
+        await wait_until(lambda: rig.intake.in_flight == 1, 5, "one delivery in flight")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        second = await _send(rig, shop, 24)
+        assert second.outcome == "queued"
+        assert loop.time() - started < 1.0  # not the 30 s deadline
+    finally:
+        for conn in held:
+            await rig.pool.release(conn)
+    assert (await first).outcome == "recorded"
+    await rig.intake.drain_spool()
+    async with pool.acquire() as conn:
+        found = await conn.fetchval(
+            "SELECT count(*) FROM stored_events WHERE originator_id = $1",
+            Order.create_id(shop.user_id, "woocommerce", "24"),
+        )
+    assert found > 0
+
+
 async def test_a_query_right_after_the_answer_waits_for_its_own_sale(
     settings: Settings, pool, database_url: str
 ):
