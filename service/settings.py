@@ -87,6 +87,8 @@ class Settings:
     # Deliveries being recorded at once, per process; more are queued and answered at once
     # (at 2x capacity the event loop, not the deadline, is what would keep them waiting).
     max_in_flight: int = 128
+    # Seconds the event loop may run late before new deliveries are queued at once.
+    max_loop_lag: float = 0.25
     # Group commit: at most this many deliveries per append, waiting at most this long.
     group_commit_max: int = 64
     group_commit_wait: float = 0.002
@@ -136,6 +138,7 @@ class Settings:
             answer_deadline=_int(env, "LEDGER_ANSWER_DEADLINE_MS", 3000) / 1000,
             group_commit_max=_int(env, "LEDGER_GROUP_COMMIT_MAX", defaults.group_commit_max),
             max_in_flight=_int(env, "LEDGER_MAX_IN_FLIGHT", defaults.max_in_flight),
+            max_loop_lag=_int(env, "LEDGER_MAX_LOOP_LAG_MS", 250) / 1000,
             group_commit_wait=_int(env, "LEDGER_GROUP_COMMIT_WAIT_MS", 2) / 1000,
             pool_max_size=_int(env, "LEDGER_POOL_MAX_SIZE", defaults.pool_max_size),
         )

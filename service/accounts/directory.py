@@ -43,6 +43,9 @@ from service.store.db import is_unavailable
 log = logging.getLogger(__name__)
 
 CHANNEL = "ledger_accounts"
+# Seconds between the listener's checks that its connection still answers (and how long an
+# answer may take): the longest a silently dead connection keeps stale copies trusted.
+HEARTBEAT = 1.0
 TABLES = ("users", "user_secrets", "store_bindings")
 
 T = TypeVar("T")
@@ -61,6 +64,14 @@ _LOADS: dict[str, str] = {
     " FROM user_secrets",
     "store_bindings": "SELECT user_id, platform, source FROM store_bindings",
 }
+
+
+# The reads before a refusal: one row, by key, never a whole table.
+_SIGNING_ROW = (
+    "SELECT secret, previous_secret, previous_valid_until FROM user_secrets"
+    " WHERE user_id = $1 AND platform = $2"
+)
+_ONE_BINDING = "SELECT source FROM store_bindings WHERE user_id = $1 AND platform = $2"
 
 
 def _shape(table: str, rows: list[Any]) -> dict[Any, Any]:
@@ -90,10 +101,8 @@ class Directory:
                 self._generations[name] += 1
                 self._copies.pop(name, None)
 
-    async def _table(
-        self, conn: asyncpg.Connection, table: str, fresh: bool = False
-    ) -> dict[Any, Any]:
-        copy = self._copies.get(table) if self.listening and not fresh else None
+    async def _table(self, conn: asyncpg.Connection, table: str) -> dict[Any, Any]:
+        copy = self._copies.get(table) if self.listening else None
         if copy is not None:
             return copy
         generation = self._generations[table]
@@ -123,8 +132,9 @@ class Directory:
         found = (await self._table(conn, "users")).get(digest)
         if found is None and self.cached("users"):
             # A refusal is never taken from the copy: a user created a moment ago, in
-            # another process, is accepted at once (unknown tokens cost a read, as before).
-            found = (await self._table(conn, "users", fresh=True)).get(digest)
+            # another process, is accepted at once. One indexed read, as before the cache
+            # (never the whole table: an unknown token needs no credentials to send).
+            found = await conn.fetchval("SELECT user_id FROM users WHERE token_hash = $1", digest)
         return found
 
     async def secret_row(
@@ -132,7 +142,10 @@ class Directory:
     ) -> SecretRow | None:
         """The user's signing secrets; ``fresh`` reads the table (before refusing a
         signature, so that a secret set a moment ago elsewhere is honoured at once)."""
-        found = (await self._table(conn, "user_secrets", fresh)).get((user_id, platform))
+        if fresh:
+            row = await conn.fetchrow(_SIGNING_ROW, user_id, platform)
+            return None if row is None else SecretRow(*row)
+        found = (await self._table(conn, "user_secrets")).get((user_id, platform))
         return found
 
     async def bound_source(
@@ -141,7 +154,10 @@ class Directory:
         """The store bound to the user's platform; ``fresh`` reads the table (before
         refusing a delivery, so that an unbind made a moment ago elsewhere holds at once;
         accepting needs no such care: the append checks the binding itself)."""
-        found = (await self._table(conn, "store_bindings", fresh)).get((user_id, platform))
+        if fresh:
+            value = await conn.fetchval(_ONE_BINDING, user_id, platform)
+            return None if value is None else str(value)
+        found = (await self._table(conn, "store_bindings")).get((user_id, platform))
         return found
 
     async def listen(self, connect: Callable[[], Awaitable[asyncpg.Connection]]) -> None:
@@ -159,11 +175,11 @@ class Directory:
                 self.changed()
                 self.listening = True
                 delay = 0.5
-                await lost.wait()
+                await self._keep_alive(conn, lost)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not is_unavailable(exc):
+                if not is_unavailable(exc) and not isinstance(exc, TimeoutError):
                     log.exception("listening for account changes failed; retrying")
             finally:
                 self.listening = False
@@ -172,6 +188,17 @@ class Directory:
                     conn.terminate()
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10)
+
+    async def _keep_alive(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """Return when the connection is lost or stops answering. A connection that went
+        half-open (a NAT or load balancer dropped it silently) reports nothing by itself and
+        would hear nothing: a query every HEARTBEAT seconds, answered within as long, is
+        what keeps the copies trusted."""
+        while not lost.is_set():
+            try:
+                await asyncio.wait_for(lost.wait(), HEARTBEAT)
+            except TimeoutError:
+                await asyncio.wait_for(conn.fetchval("SELECT 1"), HEARTBEAT)
 
     def _heard(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         self.changed(payload or None)

@@ -6,6 +6,7 @@ import argparse
 import errno
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -46,8 +47,29 @@ def worker_settings(settings: Settings, index: int) -> Settings:
     )
 
 
+def orphaned_spools(settings: Settings, workers: int) -> list[Path]:
+    """Spool directories of workers beyond ``workers`` that still hold deliveries: answered
+    202 by a run with more workers, and replayed by no worker of this one."""
+    found = []
+    for directory in sorted(settings.spool_dir.glob("worker-*")):
+        index = directory.name.removeprefix("worker-")
+        held = any(directory.glob("[0-9]*.json"))
+        if index.isdigit() and int(index) >= workers and held:
+            found.append(directory)
+    return found
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     configure_logging(settings.log_level)
+    if args.worker is None:
+        orphans = orphaned_spools(settings, args.workers)
+        if orphans:
+            sys.stderr.write(
+                f"ledger: {orphans[-1]} holds deliveries that only worker"
+                f" {orphans[-1].name.removeprefix('worker-')} replays: start with --workers"
+                f" {int(orphans[-1].name.removeprefix('worker-')) + 1} until it is empty\n"
+            )
+            return 2
     if args.workers > 1 and args.worker is None:
         return supervise(args)
     index = args.worker or 0

@@ -22,6 +22,7 @@ from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
 from service.store.db import (
     DatabaseUnavailableError,
+    PoolBusyError,
     PoolInit,
     connection,
     create_pool,
@@ -37,6 +38,8 @@ async def healthz(request: web.Request) -> web.Response:
             await asyncio.wait_for(conn.fetchval("SELECT 1"), 2)
     except (DatabaseUnavailableError, TimeoutError):
         return error_response(503, "unavailable", "The database does not answer.")
+    except PoolBusyError:
+        return error_response(503, "busy", "Every database connection is in use.")
     return web.json_response({"status": "ok"})
 
 
@@ -71,7 +74,9 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     spool.lock()  # one service per spool directory: SpoolLocked stops a second one here
 
     async def connect() -> asyncpg.Connection:
-        return await asyncpg.connect(settings.database_url, timeout=5)
+        # command_timeout: a statement that hangs (a half-open connection) fails, as the
+        # pool's do, instead of holding every append queued behind it.
+        return await asyncpg.connect(settings.database_url, timeout=5, command_timeout=30)
 
     async def connect_committer() -> asyncpg.Connection:
         # The appends are on the request path: what the pool's connections get, it gets.
@@ -96,6 +101,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         _start(directory.listen(connect)),
         _start(intake.run_spool_replayer()),
+        _start(intake.loop_lag.run()),
         _start(intake.run_token_cache_refresher()),
     ]
     if runner is not None:
@@ -107,6 +113,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     await committer.close()
+    intake.close()
     spool.unlock()
 
 

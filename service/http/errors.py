@@ -13,7 +13,7 @@ from aiohttp import web
 
 from service.intake.errors import IntakeFullError, UnknownTokenError
 from service.logs import redact_path
-from service.store.db import DatabaseUnavailableError
+from service.store.db import DatabaseUnavailableError, PoolBusyError
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,12 @@ _BELOW_THE_EDGE: dict[type[Exception], tuple[int, str, str, dict[str, str]]] = {
         "unavailable",
         "The ledger cannot be reached right now; try again shortly.",
         {"Retry-After": "5"},
+    ),
+    PoolBusyError: (
+        503,
+        "busy",
+        "The ledger is busier than it can answer right now; try again shortly.",
+        {"Retry-After": "1"},
     ),
 }
 

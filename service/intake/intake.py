@@ -24,6 +24,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -44,6 +45,9 @@ from service.store.group_commit import GroupCommitter
 
 log = logging.getLogger(__name__)
 
+# Spool appends in flight at once, each a thread blocked in fsync.
+SPOOL_WRITERS = 32
+
 # Anything else cannot be a token we issued: refuse it without asking the database.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
@@ -59,6 +63,29 @@ def pg_ingestor(
     limits = (settings.inbox_max_per_user, settings.inbox_signature_failures)
     stores = pg_stores(pool, store, limits, directory, committer)
     return Ingestor(stores, max_lines=settings.max_lines)
+
+
+class LoopLag:
+    """How late the event loop runs a timer: how long a request waits, once it has arrived,
+    before its handler runs. Rises at once, decays over about a second.
+
+    At twice the capacity the loop is saturated before any handler can decide to queue: the
+    requests wait to be read. This is the measure that sees it coming.
+    """
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.interval = interval
+        self.lag = 0.0
+
+    def note(self, late: float) -> None:
+        self.lag = max(late, self.lag * 0.8 + late * 0.2)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(self.interval)
+            self.note(max(loop.time() - start - self.interval, 0.0))
 
 
 class Intake:
@@ -85,6 +112,10 @@ class Intake:
         # spooled during an outage, so it is replayed first.
         self._behind_spool = not spool.is_empty()
         self.in_flight = 0  # deliveries being recorded now (bounded: LEDGER_MAX_IN_FLIGHT)
+        self.loop_lag = LoopLag()
+        # Spool writes wait on the disk, not the CPU: under overload many run at once (see
+        # Spool.append), more than asyncio's default executor would allow.
+        self._writers = ThreadPoolExecutor(max_workers=SPOOL_WRITERS, thread_name_prefix="spool")
 
     async def receive(
         self, token: str, platform: str, kind: str, headers: Mapping[str, str], body: bytes
@@ -104,7 +135,7 @@ class Intake:
         )
         if state == "down" or self._behind_spool:
             return await self._spool(delivery, SPOOLED)
-        if state == "busy" or self.in_flight >= self.settings.max_in_flight:
+        if state == "busy" or self.overloaded():
             # More deliveries are being recorded than the process can finish in time: this
             # one is kept and answered now instead of waiting its turn past the deadline.
             return await self._spool(delivery, QUEUED)
@@ -118,6 +149,17 @@ class Intake:
             return await self._spool(delivery, QUEUED)
         finally:
             self.in_flight -= 1
+
+    def close(self) -> None:
+        """Wait for spool writes in progress (each a delivery already being answered)."""
+        self._writers.shutdown(wait=True)
+
+    def overloaded(self) -> bool:
+        """Too many deliveries being recorded, or the event loop running late."""
+        return (
+            self.in_flight >= self.settings.max_in_flight
+            or self.loop_lag.lag > self.settings.max_loop_lag
+        )
 
     async def _authenticate(self, token: str) -> tuple[UUID | None, str]:
         """The token's user, and the database's state: up, down or busy (a pooled
@@ -145,8 +187,9 @@ class Intake:
     async def _spool(self, delivery: SpooledDelivery, kept: Answer) -> Answer:
         # WooCommerce counts only an exact 200 as a successful ping, whatever our state.
         answer = PING if delivery.kind == "ping" else kept
+        loop = asyncio.get_running_loop()
         try:
-            entry_id = await asyncio.to_thread(self.spool.append, delivery)
+            entry_id = await loop.run_in_executor(self._writers, self.spool.append, delivery)
         except SpoolFull:
             if answer is PING:
                 log.warning("database unavailable and spool full: a ping was not recorded")
@@ -181,6 +224,10 @@ class Intake:
     async def _replay(self, entries: list[str]) -> int:
         """Record these entries in order; how many are done (fewer: the database failed)."""
         for done, entry_id in enumerate(entries):
+            # Overloaded: replaying now would only add to it; new deliveries come first. (The
+            # lag is a measurement, not an event to wait on: it is looked at each interval.)
+            while self.loop_lag.lag > self.settings.max_loop_lag:  # noqa: ASYNC110
+                await asyncio.sleep(self.loop_lag.interval)
             try:
                 delivery = await asyncio.to_thread(self.spool.read, entry_id)
             except CorruptEntry:
@@ -212,8 +259,8 @@ class Intake:
         try:
             async with connection(self.pool) as conn:
                 self.cache.replace(await users.token_hashes(conn))
-        except DatabaseUnavailableError:
-            log.debug("token cache kept: database unavailable")
+        except (DatabaseUnavailableError, PoolBusyError):
+            log.debug("token cache kept: database unavailable or busy")
 
     async def run_token_cache_refresher(self) -> None:
         while True:

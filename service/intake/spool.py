@@ -169,22 +169,30 @@ class Spool:
     def append(self, delivery: SpooledDelivery) -> str:
         """Store `delivery` durably and return its entry id; raise SpoolFull if over bounds."""
         data = _encode(delivery, self.database)
+        # The lock covers the bounds and the sequence only: the entry's room is reserved
+        # under it, and the writes and fsyncs run outside it, so that appends from several
+        # threads reach the disk together (each pays its own fsyncs, which the file system
+        # commits together) instead of one after the other. Ids still follow arrival order.
         with self._lock:
             count = self._count + len(self._foreign)
             if count + 1 > self.max_entries or self._bytes + len(data) > self.max_bytes:
                 raise SpoolFull()
             entry_id = f"{self._next_seq:0{_SEQ_DIGITS}d}"
-            tmp = self.directory / f".{entry_id}.{secrets.token_hex(4)}.tmp"
-            try:
-                _write_durably(tmp, data)
-                os.rename(tmp, self._path(entry_id))
-            except BaseException:
-                tmp.unlink(missing_ok=True)  # never accepted, so nothing is lost
-                raise
-            _fsync_dir(self.directory)
             self._next_seq += 1
             self._count += 1
             self._bytes += len(data)
+        tmp = self.directory / f".{entry_id}.{secrets.token_hex(4)}.tmp"
+        try:
+            _write_durably(tmp, data)
+            os.rename(tmp, self._path(entry_id))
+            _fsync_dir(self.directory)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # never accepted, so nothing is lost
+            self._path(entry_id).unlink(missing_ok=True)
+            with self._lock:
+                self._count -= 1
+                self._bytes -= len(data)
+            raise
         return entry_id
 
     def pending(self) -> list[str]:

@@ -117,9 +117,15 @@ class GroupCommitter:
         if conn is not None:
             conn.terminate()
 
-    async def close(self) -> None:
+    async def close(self, within: float = 10.0) -> None:
+        """Let the batch in flight finish (at most ``within`` seconds), then disconnect."""
         if self._flusher is not None:
-            await asyncio.gather(self._flusher, return_exceptions=True)
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(self._flusher, return_exceptions=True), within
+                )
+            except TimeoutError:
+                log.warning("group commit: a batch still in flight at shutdown was cut off")
         conn, self._conn = self._conn, None
         if conn is not None:
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -164,6 +165,28 @@ async def test_a_delivery_beyond_the_in_flight_bound_is_queued_at_once(rig: Rig,
             Order.create_id(shop.user_id, "woocommerce", "24"),
         )
     assert found > 0
+
+
+async def test_a_delivery_while_the_event_loop_runs_late_is_queued_at_once(rig: Rig, pool):
+    """At twice the capacity the loop itself falls behind before any bound is reached."""
+    shop = await create_merchant(pool)
+    for order_id in (30, 31, 32):  # the caches filled
+        assert (await _send(rig, shop, order_id)).outcome == "recorded"
+    monitor = asyncio.ensure_future(rig.intake.loop_lag.run())
+    try:
+        await asyncio.sleep(0.1)
+        assert not rig.intake.overloaded()
+        time.sleep(0.4)  # the loop held up, as a flood of requests holds it  # noqa: ASYNC251
+        await wait_until(rig.intake.overloaded, 2, "the lag noticed")
+        assert (await _send(rig, shop, 33)).outcome == "queued"
+        await wait_until(lambda: not rig.intake.overloaded(), 10, "the lag gone")
+        assert (await _send(rig, shop, 34)).outcome == "recorded"
+    finally:
+        monitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await monitor
+    await rig.intake.drain_spool()
+    assert len(rig.intake.spool) == 0
 
 
 async def test_a_query_right_after_the_answer_waits_for_its_own_sale(

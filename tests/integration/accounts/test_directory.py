@@ -91,6 +91,7 @@ async def test_a_lost_listener_stops_the_copies_until_it_is_back(
         await conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE query ILIKE 'LISTEN%ledger_accounts%' AND pid <> pg_backend_pid()"
+            " AND datname = current_database()"
         )
     await wait_until(lambda: not directory.cached("users"), within=5, what="the copy dropped")
     await wait_until(lambda: directory.listening, within=5, what="the listener back")
