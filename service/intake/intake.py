@@ -15,7 +15,8 @@ delivery in the durable local spool (fsynced before we answer 202) instead of th
   an outage: later deliveries are recorded directly, not queued behind it, so no delivery
   waits longer than the deadline while the spool has room.
 
-A background task replays the spool in arrival order as soon as it can.
+A background task replays the spool as soon as it can, each order's and product's deliveries
+in arrival order (service/intake/replay.py).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from service.intake.delivery import SpooledDelivery
 from service.intake.errors import IntakeFullError, UnknownTokenError
 from service.intake.ingest import PING, QUEUED, SPOOLED, Answer, Ingestor
 from service.intake.keeping import pg_stores
-from service.intake.spool import CorruptEntry, Spool, SpoolFull
+from service.intake.replay import replay
+from service.intake.spool import Spool, SpoolFull
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
 from service.store.db import DatabaseUnavailableError, PoolBusyError, connection
@@ -222,22 +224,22 @@ class Intake:
         return done
 
     async def _replay(self, entries: list[str]) -> int:
-        """Record these entries in order; how many are done (fewer: the database failed)."""
-        for done, entry_id in enumerate(entries):
-            # Overloaded: replaying now would only add to it; new deliveries come first. (The
-            # lag is a measurement, not an event to wait on: it is looked at each interval.)
-            while self.loop_lag.lag > self.settings.max_loop_lag:  # noqa: ASYNC110
-                await asyncio.sleep(self.loop_lag.interval)
-            try:
-                delivery = await asyncio.to_thread(self.spool.read, entry_id)
-            except CorruptEntry:
-                continue  # moved aside, logged
-            try:
-                await self.ingestor.ingest(delivery)
-            except (DatabaseUnavailableError, PoolBusyError):
-                return done
+        """Record these entries, each aggregate's in order (service/intake/replay.py); how
+        many are done (fewer: the database failed)."""
+
+        async def read(entry_id: str) -> SpooledDelivery:
+            return await asyncio.to_thread(self.spool.read, entry_id)
+
+        async def remove(entry_id: str) -> None:
             await asyncio.to_thread(self.spool.remove, entry_id)
-        return len(entries)
+
+        return await replay(entries, read, self.ingestor.ingest, remove, self._calm)
+
+    async def _calm(self) -> None:
+        """Wait while overloaded: replaying now would only add to it; new deliveries come
+        first. (The lag is a measurement, not an event: it is looked at each interval.)"""
+        while self.loop_lag.lag > self.settings.max_loop_lag:  # noqa: ASYNC110
+            await asyncio.sleep(self.loop_lag.interval)
 
     async def run_spool_replayer(self) -> None:
         while True:
