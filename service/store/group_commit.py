@@ -81,8 +81,16 @@ class GroupCommitter:
             await self._send(batch)
 
     async def _send(self, batch: list[_Waiting]) -> None:
+        items = [w.item for w in batch]
         try:
-            results = await self._execute([w.item for w in batch])
+            try:
+                results = await self._execute(items)
+            except DatabaseUnavailableError:
+                # Once more, on a new connection: a connection that died idle (a restart
+                # of the server, a proxy's timeout) must not send a whole batch to the
+                # spool. Had the batch committed before its answer was lost, each of its
+                # deliveries now conflicts with itself, and its writer finds a duplicate.
+                results = await self._execute(items)
         except Exception as exc:
             for waiting in batch:
                 _fail(waiting, exc)
@@ -107,7 +115,10 @@ class GroupCommitter:
             self.appended += len(items)
             return results
         except Exception as exc:
-            if is_unavailable(exc):
+            # A connection the server dropped can also surface as asyncpg's own state error
+            # (InternalClientError) when the drop arrives mid-call: closed is closed.
+            lost = self._conn is None or self._conn.is_closed()
+            if is_unavailable(exc) or lost or isinstance(exc, asyncpg.InternalClientError):
                 await self._drop()
                 raise DatabaseUnavailableError(type(exc).__name__) from exc
             raise

@@ -206,3 +206,20 @@ async def test_a_committer_whose_database_is_gone_fails_its_batch_as_unavailable
             await committer.append(Append(_order(uuid4(), "gone")))
     finally:
         await committer.close()
+
+
+async def test_a_committer_whose_connection_died_reconnects_for_the_batch(
+    database_url: str, pool: asyncpg.Pool
+):
+    committer = _committer(database_url, max_wait=0.001)
+    user_id = uuid4()
+    try:
+        assert isinstance(await committer.append(Append(_order(user_id, "gc-1"))), list)
+        conn = committer._conn
+        assert conn is not None
+        async with pool.acquire() as admin:
+            await admin.execute("SELECT pg_terminate_backend($1)", conn.get_server_pid())
+        result = await committer.append(Append(_order(user_id, "gc-2")))
+    finally:
+        await committer.close()
+    assert isinstance(result, list) and len(result) == 1
