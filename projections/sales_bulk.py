@@ -26,6 +26,7 @@ the work, is kept busy.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +44,8 @@ from projections.raw_receipts import RawReceipts
 from projections.sales_raw import Values, render_lines, status, stored_datetime, time_text
 
 CHUNK = 2500
+# A batch's first chunk is small: PostgreSQL has nothing to do while it is folded.
+FIRST_CHUNK = 500
 _YIELD_EVERY = 64
 
 _RECEIPT_COLUMNS = ("order_id", "originator_version", "notification_id", "user_id", "source")
@@ -254,8 +257,9 @@ async def bulk_load(conn: Any, rows: Sequence[StoredRow], decode: Decode) -> Non
     writer = Writer(conn)
     try:
         batch = _Batch(writer, tracked, decode)
-        for start in range(0, len(rows), CHUNK):
-            await batch.fold(rows[start : start + CHUNK])
+        bounds = [0, *range(min(FIRST_CHUNK, CHUNK), len(rows), CHUNK), len(rows)]
+        for start, end in itertools.pairwise(bounds):
+            await batch.fold(rows[start:end])
             await batch.flush()
     except BaseException:
         await writer.abandon()
