@@ -46,11 +46,17 @@ def _fell_back(caplog: pytest.LogCaptureFixture) -> set[str]:
 
 
 # Batches of every size (one event each: every change lands on rows of earlier batches), and
-# sales chunks so small that sales made in one chunk change in the next ones of the batch.
+# sales chunks so small that sales made in one chunk change in the next ones of the batch
+# (a first chunk of its own size, then the others').
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("batch", "chunk"),
-    [(BATCH, sales_bulk.CHUNK), (7, sales_bulk.CHUNK), (1, sales_bulk.CHUNK), (BATCH, 3)],
+    ("batch", "first", "chunk"),
+    [
+        (BATCH, sales_bulk.FIRST_CHUNK, sales_bulk.CHUNK),
+        (7, sales_bulk.FIRST_CHUNK, sales_bulk.CHUNK),
+        (1, sales_bulk.FIRST_CHUNK, sales_bulk.CHUNK),
+        (BATCH, 2, 3),
+    ],
 )
 async def test_bulk_rebuilds_equal_per_event_and_live_ones(
     client: TestClient,
@@ -59,11 +65,13 @@ async def test_bulk_rebuilds_equal_per_event_and_live_ones(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     batch: int,
+    first: int,
     chunk: int,
 ):
     caplog.set_level(logging.WARNING, logger=bulk_replay.__name__)
     await mixed_workload(client, merchant)
     monkeypatch.setattr(bulk_replay, "BULK_BATCH", batch)
+    monkeypatch.setattr(sales_bulk, "FIRST_CHUNK", first)
     monkeypatch.setattr(sales_bulk, "CHUNK", chunk)
     assert {"stock", "owners", "sales"} <= {cls.name for cls in BULK}
     for cls in BULK:
