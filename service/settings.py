@@ -135,13 +135,18 @@ class Settings:
             ),
             max_lines=_int(env, "LEDGER_MAX_LINES", defaults.max_lines),
             body_read_timeout=_int(env, "LEDGER_BODY_READ_TIMEOUT", defaults.body_read_timeout),
-            answer_deadline=_int(env, "LEDGER_ANSWER_DEADLINE_MS", 3000) / 1000,
+            answer_deadline=_ms(env, "LEDGER_ANSWER_DEADLINE_MS", defaults.answer_deadline),
             group_commit_max=_int(env, "LEDGER_GROUP_COMMIT_MAX", defaults.group_commit_max),
             max_in_flight=_int(env, "LEDGER_MAX_IN_FLIGHT", defaults.max_in_flight),
-            max_loop_lag=_int(env, "LEDGER_MAX_LOOP_LAG_MS", 250) / 1000,
-            group_commit_wait=_int(env, "LEDGER_GROUP_COMMIT_WAIT_MS", 2) / 1000,
+            max_loop_lag=_ms(env, "LEDGER_MAX_LOOP_LAG_MS", defaults.max_loop_lag),
+            group_commit_wait=_ms(env, "LEDGER_GROUP_COMMIT_WAIT_MS", defaults.group_commit_wait),
             pool_max_size=_int(env, "LEDGER_POOL_MAX_SIZE", defaults.pool_max_size),
         )
+
+
+def _ms(env: Mapping[str, str], name: str, default: float) -> float:
+    """Seconds, from a setting given in whole milliseconds (the default in seconds)."""
+    return _int(env, name, round(default * 1000)) / 1000
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -187,15 +187,7 @@ async def _order(
     external_id: str,
     command: Callable[[Order], str],
 ) -> Answer:
-    order_id = Order.create_id(d.user_id, d.platform, external_id)
-    outcome, position = await _write(
-        store,
-        d,
-        delivery,
-        order_id,
-        lambda: Order.open(d.user_id, d.platform, external_id),
-        command,
-    )
+    order_id, outcome, position = await _write(store, d, delivery, Order, external_id, command)
     body = {"status": outcome, "sale_id": str(order_id), "external_id": external_id}
     return Answer(outcome, body, position)
 
@@ -207,15 +199,7 @@ async def _product(
     external_id: str,
     command: Callable[[Product], str],
 ) -> Answer:
-    product_id = Product.create_id(d.user_id, d.platform, external_id)
-    outcome, position = await _write(
-        store,
-        d,
-        delivery,
-        product_id,
-        lambda: Product.open(d.user_id, d.platform, external_id),
-        command,
-    )
+    _, outcome, position = await _write(store, d, delivery, Product, external_id, command)
     body = {"status": outcome, "product_ref": f"{d.platform}:{external_id}"}
     return Answer(outcome, body, position)
 
@@ -224,18 +208,22 @@ async def _write(
     store: IntakeStore,
     d: SpooledDelivery,
     delivery: Delivery,
-    aggregate_id: UUID,
-    create: Callable[[], Any],
+    kind: type[Order] | type[Product],
+    external_id: str,
     command: Callable[[Any], str],
-) -> tuple[str, int | None]:
+) -> tuple[UUID, str, int | None]:
+    """Decide with the delivery's aggregate (opened if new) and record what it decided:
+    the aggregate's id, the outcome, and the position its newest event reached."""
+    aggregate_id = kind.create_id(d.user_id, d.platform, external_id)
+
     async def decide(history: list[Recorded]) -> tuple[Any, str]:
         events = history_events(history)
-        aggregate = replay(events) if events else create()
+        aggregate = replay(events) if events else kind.open(d.user_id, d.platform, external_id)
         return aggregate, command(aggregate)
 
     raw = (d.body_sha256, d.body)
     written = await store.write(aggregate_id, decide, raw, (d.user_id, d.platform, delivery.source))
-    return written.result, (written.positions[-1] if written.positions else None)
+    return aggregate_id, written.result, (written.positions[-1] if written.positions else None)
 
 
 async def _refuse_signature(

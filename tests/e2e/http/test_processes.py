@@ -16,9 +16,8 @@ import aiohttp
 import asyncpg
 
 from aggregates.order import Order
-from service.store.eventstore import EventStore
 from tests.builders import woo_order
-from tests.support import Merchant, create_merchant, ledger, wait_until
+from tests.support import Merchant, create_merchant, ledger, projections_caught_up, wait_until
 
 # What each delivery ends as: its order id and the status it was answered (None: no answer).
 Answers = list[tuple[int, int | None]]
@@ -127,13 +126,6 @@ async def _stock_is_its_movements(pool: asyncpg.Pool, merchant: Merchant) -> Non
     assert all(r["quantity"] == r["moved"] for r in rows), [dict(r) for r in rows]
 
 
-async def _caught_up(pool: asyncpg.Pool) -> bool:
-    async with pool.acquire() as conn:
-        head = await EventStore().head(conn)
-        low = await conn.fetchval("SELECT min(position) FROM projection_positions")
-    return low is not None and low >= head
-
-
 async def test_two_serving_processes_and_a_projector_under_load(
     pool: asyncpg.Pool, database_url: str, tmp_path: Path
 ):
@@ -154,7 +146,7 @@ async def test_two_serving_processes_and_a_projector_under_load(
             _load(session, base, merchant, orders + orders[:30], 16, answers),
             _load(session, base, merchant, storm, 16, answers),
         )
-        await wait_until(lambda: _caught_up(pool), 60, "the projector at the head")
+        await projections_caught_up(pool, 60)
     assert all(status is not None and 200 <= status < 300 for _, status in answers), [
         a for a in answers if a[1] is None or not 200 <= a[1] < 300
     ][:5]
@@ -192,7 +184,7 @@ async def test_a_serving_process_killed_mid_load_loses_nothing_it_answered(
             await wait_until(lambda: not any((tmp_path / "spool").glob("[0-9]*.json")), 30)
             recorded = await _receipts(pool, merchant, orders)
             await _load(session, base, merchant, cut_off, 8, rest)
-            await wait_until(lambda: _caught_up(pool), 60, "every projection at the head")
+            await projections_caught_up(pool, 60)
     assert cut_off, "the kill cut nothing off: it came too late to test anything"
     assert all(200 <= status < 300 for n, status in answers if n in answered)
     assert all(status is not None and 200 <= status < 300 for _, status in rest)
