@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import unquote
 
 from aggregates.values import PLATFORMS
+from projections.encoding import to_json
 
 REDACTED = "***"
 # Literal path segments after the token that name a route, not a secret.
@@ -21,6 +24,11 @@ _WEBHOOK_WORDS = frozenset({"webhook", "webhooks"})
 
 _HANDLER_NAME = "pyme-ledger.stderr"
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# Every attribute a bare LogRecord has: the rest of a record's attributes are its extra fields.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+}
 # Loggers whose records may quote a request line; a filter on a logger also covers handlers
 # that are added after configure_logging runs.
 _REQUEST_LOGGERS = (
@@ -146,7 +154,45 @@ class SecretFilter(logging.Filter):
             record.exc_text = redact_text(record.exc_text)
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info)
+        for name, value in extra_fields(record).items():
+            setattr(record, name, _redact_value(value))
         return True
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """What ``extra=`` added to a record (any attribute a bare LogRecord lacks)."""
+    return {k: v for k, v in vars(record).items() if k not in _RECORD_ATTRS and k[:1] != "_"}
+
+
+def _redact_value(value: Any) -> Any:
+    """An extra field as it may be logged: numbers and None as they are, anything else as
+    redacted text (a value's str may quote a secret as much as a message may)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact_text(str(value))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message, the record's extra fields, and
+    the exception or stack text when there is one (already redacted by the SecretFilter)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in extra_fields(record).items():
+            # Redacted again: this handler may lack a SecretFilter; and JSON-safe, always.
+            doc.setdefault(name, _redact_value(value))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            doc["exc"] = record.exc_text
+        if record.stack_info:
+            doc["stack"] = record.stack_info
+        return to_json(doc)
 
 
 def install_secret_filter(target: logging.Handler | logging.Logger) -> None:
@@ -155,19 +201,21 @@ def install_secret_filter(target: logging.Handler | logging.Logger) -> None:
         target.addFilter(SecretFilter())
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """Log to stderr at `level`, with every root handler and aiohttp logger redacting secrets.
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Log to stderr at `level`, as readable lines (`fmt` "text") or one JSON object per
+    line ("json"), with every root handler and aiohttp logger redacting secrets.
 
-    Safe to call more than once. Handlers added to the root logger later must be passed to
-    `install_secret_filter` themselves.
+    Safe to call more than once (the last call's format wins). Handlers added to the root
+    logger later must be passed to `install_secret_filter` themselves.
     """
     root = logging.getLogger()
     root.setLevel(level.upper())
-    if not any(h.get_name() == _HANDLER_NAME for h in root.handlers):
+    stderr = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)
+    if stderr is None:
         stderr = logging.StreamHandler(sys.stderr)
         stderr.set_name(_HANDLER_NAME)
-        stderr.setFormatter(logging.Formatter(_LOG_FORMAT))
         root.addHandler(stderr)
+    stderr.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(_LOG_FORMAT))
     for handler in root.handlers:
         install_secret_filter(handler)
     for name in _REQUEST_LOGGERS:

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/ledger"
+LOG_FORMATS = ("text", "json")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -109,6 +110,11 @@ class Settings:
     max_lines: int = 5000
     # Seconds a webhook body may take to arrive; past it the answer is 408.
     body_read_timeout: int = 30
+    # The bearer token GET /metrics asks for; None: /metrics is disabled (404). Kept out of
+    # the settings' repr, so printing the settings never shows it.
+    metrics_token: str | None = field(default=None, repr=False)
+    # "text" (one readable line per record) or "json" (one JSON object per line).
+    log_format: str = "text"
 
     @property
     def token_cache_file(self) -> Path:
@@ -141,7 +147,18 @@ class Settings:
             max_loop_lag=_ms(env, "LEDGER_MAX_LOOP_LAG_MS", defaults.max_loop_lag),
             group_commit_wait=_ms(env, "LEDGER_GROUP_COMMIT_WAIT_MS", defaults.group_commit_wait),
             pool_max_size=_int(env, "LEDGER_POOL_MAX_SIZE", defaults.pool_max_size),
+            metrics_token=env.get("LEDGER_METRICS_TOKEN") or None,
+            log_format=_choice(env, "LEDGER_LOG_FORMAT", LOG_FORMATS, defaults.log_format),
         )
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return raw.lower()
 
 
 def _ms(env: Mapping[str, str], name: str, default: float) -> float:

@@ -7,13 +7,14 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from projections.base import Projection
 from projections.registry import all_projections
 from service.cli.common import Command, connect
-from service.projecting.rebuild import Progress, compare, rebuild, version_of
+from service.projecting.lag import lags
+from service.projecting.progress import announcing
+from service.projecting.rebuild import Progress, Report, compare, rebuild, version_of
 from service.projecting.runner import LOCK_SPACE, ProjectionRunner, lock_key
 from service.settings import Settings
 from service.store.db import create_pool
@@ -82,33 +83,23 @@ async def cmd_run(args: argparse.Namespace, settings: Settings, store: EventStor
 async def cmd_status(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     conn = await connect(settings)
     try:
-        head = int(
-            await conn.fetchval("SELECT coalesce(max(notification_id), 0) FROM stored_events")
-        )
-        rows = {
-            r["name"]: r
-            for r in await conn.fetch("SELECT name, position, version FROM projection_positions")
-        }
+        found = await lags(conn, store, [p.name for p in all_projections()])
         holders = await _lock_holders(conn)
         sys.stdout.write(
             "projection  version  position  head  lag(events)  lag(s)  failures  runner\n"
         )
-        for projection in all_projections():
-            row = rows.get(projection.name)
-            position = row["position"] if row else 0
-            lag_seconds = await _lag_seconds(conn, store, position, head)
+        for projection, lag in zip(all_projections(), found, strict=True):
             failures = await conn.fetchval(
                 "SELECT count(*) FROM projection_failures WHERE name = $1", projection.name
             )
-            stored = row["version"] if row else None
-            version = f"{stored}" + (
-                "" if stored == version_of(projection) else f"->{version_of(projection)}"
+            version = f"{lag.version}" + (
+                "" if lag.version == version_of(projection) else f"->{version_of(projection)}"
             )
             holder = holders.get(lock_key(projection.name))
             runner = f"pid {holder}" if holder else "none active"
             sys.stdout.write(
-                f"{projection.name:<11} {version:<8} {position:<9} {head:<5} "
-                f"{head - position:<12} {lag_seconds:<7.1f} {failures:<9} {runner}\n"
+                f"{projection.name:<11} {version:<8} {lag.position:<9} {lag.head:<5} "
+                f"{lag.events:<12} {lag.seconds:<7.1f} {failures:<9} {runner}\n"
             )
     finally:
         await conn.close()
@@ -126,17 +117,6 @@ async def _lock_holders(conn: Any) -> dict[int, int]:
     return {int(r["key"]): int(r["pid"]) for r in rows}
 
 
-async def _lag_seconds(conn: Any, store: EventStore, position: int, head: int) -> float:
-    """How long the oldest event the projection has not applied has been waiting."""
-    if position >= head:
-        return 0.0
-    batch = await store.read_after(conn, position, 1)
-    if not batch:
-        return 0.0
-    waited: float = (datetime.now(UTC) - batch[0].event.timestamp).total_seconds()
-    return max(0.0, waited)
-
-
 def _bar(name: str) -> Callable[[Progress], None]:
     def report(p: Progress) -> None:
         total = max(p.head, 1)
@@ -151,9 +131,20 @@ def _bar(name: str) -> Callable[[Progress], None]:
     return report
 
 
+def _both(first: Report, second: Report) -> Report:
+    def report(p: Progress) -> None:
+        first(p)
+        second(p)
+
+    return report
+
+
 async def cmd_rebuild(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     for projection in _selected(args):
-        progress = await rebuild(settings.database_url, store, projection, _bar(projection.name))
+        # Announced on the database too: a service's /metrics shows how far it has got.
+        async with announcing(settings.database_url, projection.name) as announce:
+            report = _both(_bar(projection.name), announce)
+            progress = await rebuild(settings.database_url, store, projection, report)
         sys.stderr.write("\n")
         sys.stdout.write(
             f"{projection.name}: rebuilt (v{version_of(projection)}), {progress.done} events, "

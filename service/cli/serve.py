@@ -60,7 +60,7 @@ def orphaned_spools(settings: Settings, workers: int) -> list[Path]:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if args.worker is None:
         orphans = orphaned_spools(settings, args.workers)
         if orphans:

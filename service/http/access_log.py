@@ -24,16 +24,23 @@ class RedactingAccessLogger(AbstractAccessLogger):
     """
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        user_agent = request.headers.get("User-Agent", "-")
+        # The same fields twice: in the readable line, and as the record's extra fields
+        # (what LEDGER_LOG_FORMAT=json writes as keys of its own).
+        fields = {
+            "remote": _clean(request.remote or "-", 64),
+            "method": _clean(request.method, 16),
+            "path": _clean(redact_path(request.raw_path), 512),
+            "status": response.status,
+            "bytes": response.body_length,
+            "latency_ms": round(time * 1000, 1),
+            "user_agent": _clean(redact_text(request.headers.get("User-Agent", "-")), 256),
+        }
         self.logger.info(
             '%s "%s %s" %s %s %.1fms "%s"',
-            _clean(request.remote or "-", 64),
-            _clean(request.method, 16),
-            _clean(redact_path(request.raw_path), 512),
-            response.status,
-            response.body_length,
+            *(fields[k] for k in ("remote", "method", "path", "status", "bytes")),
             time * 1000,
-            _clean(redact_text(user_agent), 256),
+            fields["user_agent"],
+            extra=fields,
         )
 
     @property

@@ -13,11 +13,22 @@ from aiohttp import web
 
 from projections.registry import all_projections
 from service.accounts.directory import Directory
-from service.http import audit_api, query_api, webhooks
+from service.http import audit_api, metrics_api, query_api, webhooks
 from service.http.errors import error_middleware, error_response
-from service.http.keys import INTAKE, POOL, POOL_INIT, RUNNER, SETTINGS, STORE
+from service.http.keys import (
+    DELIVERY_OBSERVERS,
+    INTAKE,
+    METRICS,
+    POOL,
+    POOL_INIT,
+    RUNNER,
+    SETTINGS,
+    STORE,
+)
 from service.intake.intake import Intake, pg_ingestor
+from service.intake.observed import Observer, log_delivery
 from service.intake.spool import Spool
+from service.metrics.series import Metrics
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
 from service.store.db import (
@@ -134,10 +145,14 @@ def create_app(
 
     app[SETTINGS] = settings
     app[STORE] = store if store is not None else EventStore()
+    app[METRICS] = Metrics()
+    observers: list[Observer] = [app[METRICS].observe, log_delivery]
+    app[DELIVERY_OBSERVERS] = observers
     app.cleanup_ctx.append(functools.partial(_pool_ctx, init=pool_init))
     app.cleanup_ctx.append(_intake_ctx)
     app.router.add_get("/healthz", healthz)
     webhooks.add_routes(app)
     query_api.add_routes(app)
     audit_api.add_routes(app)
+    metrics_api.add_routes(app)
     return app

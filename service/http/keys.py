@@ -6,6 +6,8 @@ import asyncpg
 from aiohttp import web
 
 from service.intake.intake import Intake
+from service.intake.observed import Observer
+from service.metrics.series import Metrics
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
 from service.store.db import PoolInit
@@ -20,3 +22,7 @@ RUNNER: web.AppKey[ProjectionRunner | None] = web.AppKey("runner")
 # Run on each new database connection of the request path (None in service; the benchmark
 # and tests count statements with it).
 POOL_INIT: web.AppKey[PoolInit | None] = web.AppKey("pool_init")
+# Told of every answered webhook delivery (service/intake/observed.py), in order.
+DELIVERY_OBSERVERS: web.AppKey[list[Observer]] = web.AppKey("delivery_observers")
+# This app's metrics registry and series (GET /metrics).
+METRICS = web.AppKey("metrics", Metrics)

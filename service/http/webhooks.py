@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiohttp import web
 
 from service.adapters.headers import delivery_headers
 from service.adapters.registry import PLATFORMS
 from service.http.errors import BodyTimeoutError, IncompleteBodyError
-from service.http.keys import INTAKE, SETTINGS
+from service.http.keys import DELIVERY_OBSERVERS, INTAKE, SETTINGS
 from service.intake.ingest import KEPT, RECORDED, Answer
+from service.intake.observed import finished, notify
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ async def _read(request: web.Request, platform: str) -> bytes:
 
 
 async def _receive(request: web.Request, platform: str, kind: str) -> web.Response:
+    started = time.perf_counter()
     body = await _read(request, platform)
     adapter = PLATFORMS[platform]
     if adapter.is_ping(request.headers, body):
@@ -56,7 +59,26 @@ async def _receive(request: web.Request, platform: str, kind: str) -> web.Respon
     answer = await request.app[INTAKE].receive(
         request.match_info["token"], platform, kind, headers, body
     )
-    return web.json_response(answer.body, status=http_status(answer))
+    response = web.json_response(answer.body, status=http_status(answer))
+    _observe(request, platform, kind, headers, answer, response.status, started)
+    return response
+
+
+def _observe(
+    request: web.Request,
+    platform: str,
+    kind: str,
+    headers: dict[str, str],
+    answer: Answer,
+    status: int,
+    started: float,
+) -> None:
+    """Tell the delivery observers (metrics, the delivery log line) what was answered."""
+    assert answer.user_id is not None  # the intake names the user of every answer
+    latency = time.perf_counter() - started
+    done = finished(answer.user_id, platform, kind, headers, answer, status, latency)
+    observers = request.app[DELIVERY_OBSERVERS]
+    notify(observers, done)
 
 
 async def woocommerce_order(request: web.Request) -> web.Response:

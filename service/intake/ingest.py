@@ -48,11 +48,13 @@ OUTCOMES = RECORDED | KEPT | REFUSED | {"ping"}
 @dataclass(frozen=True)
 class Answer:
     """What became of a delivery (``outcome``: ``recorded``, ``quarantined``, ...), what to
-    tell the platform, and the log position the answer's events reached."""
+    tell the platform, the log position the answer's events reached, and (once the intake
+    has authenticated it) whose delivery it was."""
 
     outcome: str
     body: dict[str, Any]
     notification_id: int | None = None
+    user_id: UUID | None = None
 
 
 PING = Answer("ping", {"status": "ping"})

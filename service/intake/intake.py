@@ -26,6 +26,7 @@ import logging
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -122,11 +123,25 @@ class Intake:
     async def receive(
         self, token: str, platform: str, kind: str, headers: Mapping[str, str], body: bytes
     ) -> Answer:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.answer_deadline
+        """Authenticate, then record or keep the delivery; the answer names its user."""
+        deadline = asyncio.get_running_loop().time() + self.settings.answer_deadline
         user_id, state = await self._authenticate(token)
         if user_id is None:
             raise UnknownTokenError()
+        answer = await self._take(user_id, state, platform, kind, headers, body, deadline)
+        return replace(answer, user_id=user_id)
+
+    async def _take(
+        self,
+        user_id: UUID,
+        state: str,
+        platform: str,
+        kind: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        deadline: float,
+    ) -> Answer:
+        loop = asyncio.get_running_loop()
         delivery = SpooledDelivery(
             user_id=user_id,
             platform=platform,

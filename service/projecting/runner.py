@@ -28,6 +28,7 @@ import asyncpg
 
 from projections.base import Projection
 from service.projecting.batch import claim_position
+from service.projecting.progress import announcing
 from service.projecting.reader import ANYWAY, Held, LogReader
 from service.projecting.rebuild import rebuild, version_of
 from service.store.db import DatabaseUnavailableError, is_unavailable
@@ -261,7 +262,8 @@ class ProjectionRunner:
                 stored,
                 version_of(projection),
             )
-            await rebuild(self.dsn, self.store, projection)
+            async with announcing(self.dsn, projection.name) as report:
+                await rebuild(self.dsn, self.store, projection, report)
 
     async def _read_forever(self) -> None:
         """The reader: listens for commits, and reads a batch whenever one may be waiting."""

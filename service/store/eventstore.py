@@ -113,6 +113,8 @@ def _failure(text: str) -> ConcurrencyConflictError | SourceNotBoundError | Appe
 class EventStore:
     def __init__(self, mapper: Mapper[Any] | None = None) -> None:
         self.mapper = mapper or create_mapper()
+        # Events appended through this store (what the metrics call ledger_events_appended).
+        self.appended = 0
 
     async def load(self, conn: asyncpg.Connection, originator_id: UUID) -> list[Any]:
         rows = await conn.fetch(_SELECT_AGGREGATE, originator_id)
@@ -172,6 +174,7 @@ class EventStore:
                 positions = done[index]
                 assert isinstance(positions, list)
                 positions.append(row["log_position"])
+                self.appended += 1
         return done
 
     async def read_after(

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 from service.accounts.users import API_KEY_PREFIX, TOKEN_PREFIX, new_secret
 from service.http.access_log import RedactingAccessLogger
 from service.logs import (
+    JsonFormatter,
     SecretFilter,
     configure_logging,
     redact_path,
@@ -239,14 +242,24 @@ async def test_access_log_alone_never_carries_secrets(
     assert any('"POST /api/webhook/***/***" 404' in line for line in lines)
 
 
+def json_lines(stderr: str) -> list[dict[str, Any]]:
+    """Every line of ``stderr`` as the JSON object it must be, with the standard keys."""
+    lines = [json.loads(line) for line in stderr.splitlines()]
+    for line in lines:
+        assert {"ts", "level", "logger", "message"} <= set(line), line
+    return lines
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
 async def test_no_log_output_anywhere_carries_secrets(
     client: TestClient[web.Request, web.Application],
     caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
     restore_logging: None,
+    fmt: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    configure_logging("DEBUG")  # filters caplog's handler too: it is a root handler now
+    configure_logging("DEBUG", fmt)  # filters caplog's handler too: it is a root handler now
     await send_everything(client)
     await wait_for_access_lines(caplog, REQUESTS)
     stderr = capsys.readouterr().err
@@ -256,12 +269,50 @@ async def test_no_log_output_anywhere_carries_secrets(
     )
     for secret in SECRETS:
         assert secret not in everything, secret
-    for output in (caplog.text, stderr):
+    written = stderr
+    if fmt == "json":
+        lines = json_lines(stderr)
+        written = "\n".join(f"{line['message']}\n{line.get('exc', '')}" for line in lines)
+        access = [line for line in lines if line["logger"] == "aiohttp.access"]
+        assert len(access) == REQUESTS
+        assert {"path": f"{WOO}/***", "status": 202, "method": "POST"}.items() <= access[0].items()
+        assert all(line["level"] == "INFO" for line in access)
+    else:
+        assert "INFO aiohttp.access 127.0.0.1" in stderr
+    for output in (caplog.text, written):
         assert f'"POST {WOO}/***" 202' in output
         assert f"delivery on {WOO}/*** auth=Bearer ***" in output
         assert "Error handling request" in output  # aiohttp's own records got through
         assert "RuntimeError: boom while handling http://127.0.0.1:" in output
-    assert "INFO aiohttp.access 127.0.0.1" in stderr
+
+
+def test_extra_fields_are_redacted_and_written_as_json_keys() -> None:
+    args = (f"{WOO}/{ROTATED}",)
+    record = logging.LogRecord("service.x", logging.INFO, __file__, 1, "seen %s", args, None)
+    record.path = f"{WOO}/{VALID}"
+    record.auth = f"Bearer {BEARER}"
+    record.count = 3
+    record.nothing = None
+    record.odd = {"token": QUERY_SECRET}
+    assert SecretFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == f"seen {WOO}/***"
+    assert line["path"] == f"{WOO}/***"
+    assert line["auth"] == "Bearer ***"
+    assert (line["count"], line["nothing"], line["logger"], line["level"]) == (
+        3,
+        None,
+        "service.x",
+        "INFO",
+    )
+    for secret in SECRETS:
+        assert secret not in json.dumps(line)
+
+
+def test_json_lines_redact_even_without_a_secret_filter() -> None:
+    record = logging.LogRecord("service.x", logging.INFO, __file__, 1, "plain", (), None)
+    record.where = f"{WOO}/{VALID}/producto"
+    assert json.loads(JsonFormatter().format(record))["where"] == f"{WOO}/***/producto"
 
 
 def test_configure_logging_is_idempotent(restore_logging: None) -> None:
