@@ -20,3 +20,5 @@ RUNNER: web.AppKey[ProjectionRunner | None] = web.AppKey("runner")
 # Run on each new database connection of the request path (None in service; the benchmark
 # and tests count statements with it).
 POOL_INIT: web.AppKey[PoolInit | None] = web.AppKey("pool_init")
+# The OpenAPI document, as the compact JSON bytes GET /api/openapi.json serves.
+OPENAPI = web.AppKey("openapi", bytes)

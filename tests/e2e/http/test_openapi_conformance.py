@@ -1,0 +1,110 @@
+"""A bounded schemathesis run: every query endpoint, with a valid API key, against the
+OpenAPI document. No answer is a 5xx, and every answer is documented (its status, its
+content type, its body's schema), for data that fits the document and for data that does not.
+
+The app serves from this test's event loop while schemathesis, which is synchronous, sends
+its requests from a worker thread. Bounded: 25 examples per operation and generation mode,
+no deadline (a shared machine is not a benchmark), so the run stays well under a minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import hypothesis
+import orjson
+import requests
+import schemathesis
+from aiohttp.test_utils import TestClient
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from service.http.openapi import load_document
+from tests.builders import CURL_BODY, FIXTURES, shopify_body
+from tests.support import Merchant, projections_caught_up
+
+EXAMPLES = 25
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+# Data outside the document must also be refused (a 4xx), never taken for something.
+NEGATIVE_CHECKS = [*CHECKS, negative_data_rejection]
+
+
+async def _some_sales(client: TestClient, merchant: Merchant) -> None:
+    """The docs' curl test, a Shopify order and a refund, a product: each query has rows."""
+    assert (await client.post(merchant.woo_orders(), data=CURL_BODY)).status == 200
+    body, _ = shopify_body("shopify-order-shopify-rest-example-450789469.json")
+    headers = {"X-Shopify-Topic": "orders/create"}
+    assert (await client.post(merchant.shopify_orders(), data=body, headers=headers)).ok
+    product = FIXTURES / "woocommerce" / "woocommerce-product-restapidocs-v3-794-simple.json"
+    assert (await client.post(merchant.woo_products(), data=product.read_bytes())).ok
+    # Something in the inbox, too: a body that is not JSON is quarantined.
+    assert (await client.post(merchant.woo_orders(), data=b"not json")).status == 202
+
+
+def _query_operations(client: TestClient) -> list[Any]:
+    """The document's GET operations the app serves (not the webhooks)."""
+    served = {r.resource.canonical for r in client.app.router.routes() if r.method == "GET"}
+    schema = schemathesis.openapi.from_dict(orjson.loads(load_document()))
+    operations = [result.ok() for result in schema.get_all_operations()]
+    return [op for op in operations if op.method.upper() == "GET" and op.path in served]
+
+
+def _run(
+    operation: Any, mode: schemathesis.GenerationMode, base_url: str, auth: dict[str, str]
+) -> None:
+    checks = NEGATIVE_CHECKS if mode == schemathesis.GenerationMode.NEGATIVE else CHECKS
+    session = requests.Session()
+
+    @hypothesis.settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(hypothesis.HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate, hypothesis.Phase.shrink],
+    )
+    @hypothesis.given(case=operation.as_strategy(generation_mode=mode, headers=auth))
+    def conforms(case: schemathesis.Case) -> None:
+        case.call_and_validate(base_url=base_url, session=session, headers=auth, checks=checks)
+
+    try:
+        conforms()
+    finally:
+        session.close()
+
+
+def _run_all(operations: list[Any], base_url: str, auth: dict[str, str]) -> list[str]:
+    failures = []
+    for operation in operations:
+        for mode in schemathesis.GenerationMode:
+            try:
+                _run(operation, mode, base_url, auth)
+            # Every operation's failures are reported, not the first one's only.
+            except (Exception, FailureGroup) as exc:
+                failures.append(f"{operation.label} ({mode}): {type(exc).__name__}: {exc}")
+    return failures
+
+
+async def test_every_query_answer_is_documented(
+    client: TestClient, merchant: Merchant, pool
+) -> None:
+    await _some_sales(client, merchant)
+    await projections_caught_up(pool)
+    operations = _query_operations(client)
+    labels = {op.label for op in operations}
+    assert {"GET /api/sales", "GET /api/sales/{sale_id}/trace", "GET /api/events"} <= labels
+    base_url = str(client.make_url("")).rstrip("/")
+    failures = await asyncio.to_thread(_run_all, operations, base_url, merchant.auth)
+    assert not failures, "\n\n".join(failures)
