@@ -20,6 +20,7 @@ import orjson
 from aiohttp import web
 from swagger_ui_bundle import swagger_ui_path
 
+from projections import encoding
 from service.http.errors import NotFoundError
 from service.http.keys import OPENAPI
 
@@ -56,7 +57,7 @@ def load_document(path: Path = DOCUMENT) -> bytes:
     document = orjson.loads(path.read_bytes())
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.1"):
         raise ValueError(f"{path} is not an OpenAPI 3.1 document")
-    return orjson.dumps(document)
+    return encoding.dumps(document)
 
 
 async def openapi_json(request: web.Request) -> web.Response:

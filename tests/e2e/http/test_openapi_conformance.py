@@ -10,6 +10,7 @@ no deadline (a shared machine is not a benchmark), so the run stays well under a
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import hypothesis
@@ -41,9 +42,12 @@ CHECKS = [
 NEGATIVE_CHECKS = [*CHECKS, negative_data_rejection]
 
 
-async def _some_sales(client: TestClient, merchant: Merchant) -> None:
-    """The docs' curl test, a Shopify order and a refund, a product: each query has rows."""
-    assert (await client.post(merchant.woo_orders(), data=CURL_BODY)).status == 200
+async def _some_sales(client: TestClient, merchant: Merchant) -> dict[str, str]:
+    """The docs' curl test, a Shopify order, a product, an inbox entry: each query has rows.
+    Returns path parameters that name them."""
+    resp = await client.post(merchant.woo_orders(), data=CURL_BODY)
+    assert resp.status == 200
+    sale_id = (await resp.json())["sale_id"]
     body, _ = shopify_body("shopify-order-shopify-rest-example-450789469.json")
     headers = {"X-Shopify-Topic": "orders/create"}
     assert (await client.post(merchant.shopify_orders(), data=body, headers=headers)).ok
@@ -51,6 +55,8 @@ async def _some_sales(client: TestClient, merchant: Merchant) -> None:
     assert (await client.post(merchant.woo_products(), data=product.read_bytes())).ok
     # Something in the inbox, too: a body that is not JSON is quarantined.
     assert (await client.post(merchant.woo_orders(), data=b"not json")).status == 202
+    known = {"sale_id": sale_id, "product_ref": "woocommerce:42"}
+    return {**known, "platform": "woocommerce", "external_id": "9999"}
 
 
 def _query_operations(client: TestClient) -> list[Any]:
@@ -62,10 +68,15 @@ def _query_operations(client: TestClient) -> list[Any]:
 
 
 def _run(
-    operation: Any, mode: schemathesis.GenerationMode, base_url: str, auth: dict[str, str]
+    operation: Any,
+    mode: schemathesis.GenerationMode,
+    base_url: str,
+    auth: dict[str, str],
+    path: dict[str, str] | None = None,
 ) -> None:
     checks = NEGATIVE_CHECKS if mode == schemathesis.GenerationMode.NEGATIVE else CHECKS
     session = requests.Session()
+    strategy = operation.as_strategy(generation_mode=mode, headers=auth, path_parameters=path)
 
     @hypothesis.settings(
         max_examples=EXAMPLES,
@@ -75,7 +86,7 @@ def _run(
         suppress_health_check=list(hypothesis.HealthCheck),
         phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate, hypothesis.Phase.shrink],
     )
-    @hypothesis.given(case=operation.as_strategy(generation_mode=mode, headers=auth))
+    @hypothesis.given(case=strategy)
     def conforms(case: schemathesis.Case) -> None:
         case.call_and_validate(base_url=base_url, session=session, headers=auth, checks=checks)
 
@@ -85,26 +96,41 @@ def _run(
         session.close()
 
 
-def _run_all(operations: list[Any], base_url: str, auth: dict[str, str]) -> list[str]:
+def _runs(operations: list[Any], known: dict[str, str]) -> list[tuple[Any, Any, Any]]:
+    """Each operation in both modes; and one whose path names a row (a random sale id finds
+    nothing) once more with the path naming rows that exist, so their answers are checked."""
+    modes = list(schemathesis.GenerationMode)
+    runs: list[tuple[Any, Any, Any]] = [(op, mode, None) for op in operations for mode in modes]
+    for op in operations:
+        names = re.findall(r"\{(\w+)\}", op.path)
+        if names and all(name in known for name in names):
+            path = {name: known[name] for name in names}
+            runs.append((op, schemathesis.GenerationMode.POSITIVE, path))
+    return runs
+
+
+def _run_all(
+    operations: list[Any], known: dict[str, str], base_url: str, auth: dict[str, str]
+) -> list[str]:
     failures = []
-    for operation in operations:
-        for mode in schemathesis.GenerationMode:
-            try:
-                _run(operation, mode, base_url, auth)
-            # Every operation's failures are reported, not the first one's only.
-            except (Exception, FailureGroup) as exc:
-                failures.append(f"{operation.label} ({mode}): {type(exc).__name__}: {exc}")
+    for operation, mode, path in _runs(operations, known):
+        try:
+            _run(operation, mode, base_url, auth, path)
+        # Every operation's failures are reported, not the first one's only.
+        except (Exception, FailureGroup) as exc:
+            what = f"{operation.label} ({mode}{', ' + str(path) if path else ''})"
+            failures.append(f"{what}: {type(exc).__name__}: {exc}")
     return failures
 
 
 async def test_every_query_answer_is_documented(
     client: TestClient, merchant: Merchant, pool
 ) -> None:
-    await _some_sales(client, merchant)
+    known = await _some_sales(client, merchant)
     await projections_caught_up(pool)
     operations = _query_operations(client)
     labels = {op.label for op in operations}
     assert {"GET /api/sales", "GET /api/sales/{sale_id}/trace", "GET /api/events"} <= labels
     base_url = str(client.make_url("")).rstrip("/")
-    failures = await asyncio.to_thread(_run_all, operations, base_url, merchant.auth)
+    failures = await asyncio.to_thread(_run_all, operations, known, base_url, merchant.auth)
     assert not failures, "\n\n".join(failures)
