@@ -12,7 +12,7 @@ import pytest
 import schemathesis
 
 from aggregates.stock_adjustment import MAX_ADJUSTMENT, MAX_KEY_LENGTH, MAX_REASON_LENGTH
-from service.http import audit_api, params
+from service.http import audit_api, errors, params
 from service.http.app import create_app
 from service.http.openapi import DOCS_ROUTES, load_document
 from service.http.webhooks import STATUSES
@@ -152,3 +152,18 @@ def test_the_adjustment_limits_are_the_aggregates(document):
     body = document["components"]["schemas"]["AdjustmentRequest"]["properties"]
     assert body["by"]["maximum"] == MAX_ADJUSTMENT == -body["by"]["minimum"]
     assert body["reason"]["maxLength"] == MAX_REASON_LENGTH
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set(cls.__subclasses__())
+    return found.union(*(_subclasses(c) for c in found))
+
+
+def test_every_error_code_the_code_answers_is_documented(document):
+    codes = {kind.code for kind in _subclasses(errors.ApiError)}
+    codes |= {answer[1] for answer in errors._BELOW_THE_EDGE.values()}
+    # The middleware's own two, and the intake's refusal of a signature (service/intake).
+    codes |= set(errors._HTTP_CODES.values()) | {"internal_error", "http_error"}
+    codes.add("invalid_signature")
+    documented = set(document["components"]["schemas"]["Error"]["properties"]["error"]["enum"])
+    assert codes == documented
