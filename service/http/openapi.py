@@ -28,7 +28,8 @@ HERE = Path(__file__).parent
 DOCUMENT = HERE / "openapi.json"
 PAGE = HERE / "openapi_docs.html"
 
-# What /api/docs/{asset} serves, and nothing else (not the package's own index.html).
+# What /api/docs/{asset} serves, and nothing else (not the package's own index.html). The
+# package's folder is an importlib resource: made a plain Path for FileResponse.
 ASSETS: dict[str, Path] = {
     "swagger-ui.css": Path(str(swagger_ui_path / "swagger-ui.css")),
     "swagger-ui-bundle.js": Path(str(swagger_ui_path / "swagger-ui-bundle.js")),
@@ -52,8 +53,8 @@ DOCS_ROUTES = frozenset({"/api/openapi.json", "/api/docs", "/api/docs/{asset}"})
 
 
 def load_document(path: Path = DOCUMENT) -> bytes:
-    """The document as compact JSON bytes; a file that is not a JSON object stops the app
-    from being made (a broken release, not a request's fault)."""
+    """The document as compact JSON bytes; a file that is not an OpenAPI 3.1 JSON object
+    stops the app from being made (a broken release, not a request's fault)."""
     document = orjson.loads(path.read_bytes())
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.1"):
         raise ValueError(f"{path} is not an OpenAPI 3.1 document")

@@ -2,9 +2,14 @@
 OpenAPI document. No answer is a 5xx, and every answer is documented (its status, its
 content type, its body's schema), for data that fits the document and for data that does not.
 
+The operations are the document's GET routes that the app serves, so a documented route
+another branch adds is run as soon as it is merged. A path that names a row (a sale id, a
+product reference) is run once more naming rows that exist: a random sale id finds nothing.
+
 The app serves from this test's event loop while schemathesis, which is synchronous, sends
 its requests from a worker thread. Bounded: 25 examples per operation and generation mode,
-no deadline (a shared machine is not a benchmark), so the run stays well under a minute.
+derandomized (a red run is red again on a rerun), no deadline (a shared machine is not a
+benchmark): about 10 s here. Random runs of 600 examples per operation found nothing more.
 """
 
 from __future__ import annotations
