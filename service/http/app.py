@@ -13,7 +13,7 @@ from aiohttp import web
 
 from projections.registry import all_projections
 from service.accounts.directory import Directory
-from service.http import audit_api, metrics_api, query_api, webhooks
+from service.http import audit_api, metrics_api, openapi, query_api, webhooks
 from service.http.errors import error_middleware, error_response
 from service.http.keys import (
     DELIVERY_OBSERVERS,
@@ -155,4 +155,5 @@ def create_app(
     query_api.add_routes(app)
     audit_api.add_routes(app)
     metrics_api.add_routes(app)
+    openapi.add_routes(app)
     return app

@@ -26,3 +26,5 @@ POOL_INIT: web.AppKey[PoolInit | None] = web.AppKey("pool_init")
 DELIVERY_OBSERVERS: web.AppKey[list[Observer]] = web.AppKey("delivery_observers")
 # This app's metrics registry and series (GET /metrics).
 METRICS = web.AppKey("metrics", Metrics)
+# The OpenAPI document, as the compact JSON bytes GET /api/openapi.json serves.
+OPENAPI = web.AppKey("openapi", bytes)
