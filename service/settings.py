@@ -109,6 +109,11 @@ class Settings:
     max_lines: int = 5000
     # Seconds a webhook body may take to arrive; past it the answer is 408.
     body_read_timeout: int = 30
+    # The delivery log's retention: rows older than this go, and each user's beyond the
+    # newest this many; pruned this often (seconds) by the service.
+    deliveries_max_age: timedelta = timedelta(days=90)
+    deliveries_max_per_user: int = 100_000
+    deliveries_prune_interval: float = 3600.0
 
     @property
     def token_cache_file(self) -> Path:
@@ -141,6 +146,12 @@ class Settings:
             max_loop_lag=_ms(env, "LEDGER_MAX_LOOP_LAG_MS", defaults.max_loop_lag),
             group_commit_wait=_ms(env, "LEDGER_GROUP_COMMIT_WAIT_MS", defaults.group_commit_wait),
             pool_max_size=_int(env, "LEDGER_POOL_MAX_SIZE", defaults.pool_max_size),
+            deliveries_max_age=_days(
+                env, "LEDGER_DELIVERIES_MAX_AGE_DAYS", defaults.deliveries_max_age
+            ),
+            deliveries_max_per_user=_int(
+                env, "LEDGER_DELIVERIES_MAX_PER_USER", defaults.deliveries_max_per_user
+            ),
         )
 
 
@@ -160,6 +171,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, not {value}")
     return value
+
+
+_MAX_DAYS = 100 * 366
+
+
+def _days(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    days = _int(env, name, default.days)
+    if days > _MAX_DAYS:
+        raise SettingsError(f"{name} must be at most {_MAX_DAYS} (a century), not {days}")
+    return timedelta(days=days)
 
 
 _MAX_GRACE_HOURS = 366 * 24
