@@ -104,8 +104,8 @@ _GET_SQL = (
     " d.verification, d.outcome, d.reason, d.status, d.duration_ms, d.sale_id, d.product_ref,"
     " d.external_id, d.inbox_id, d.positions"
     ", EXISTS (SELECT 1 FROM raw_deliveries r WHERE r.sha256 = d.body_sha256) AS raw_stored,"
-    " (SELECT e.state FROM stored_events e WHERE e.notification_id = d.positions[1])"
-    "  AS receipt_state,"
+    " (SELECT array_agg(e.state ORDER BY e.notification_id) FROM stored_events e"
+    "  WHERE e.notification_id = ANY (d.positions)) AS states,"
     " (SELECT i.headers::text FROM inbox i WHERE i.inbox_id = d.inbox_id"
     "  AND i.user_id = d.user_id) AS inbox_headers"
     " FROM deliveries d WHERE d.user_id = $1 AND d.id = $2"
@@ -163,9 +163,11 @@ async def get_delivery(conn: Any, user_id: UUID, delivery_id: int) -> dict[str, 
         return None
     item = _item(row)
     headers, where = None, None
-    if row["receipt_state"] is not None:
-        found = orjson.loads(row["receipt_state"]).get("headers")
-        headers, where = (found, "receipt") if isinstance(found, dict) else (None, None)
+    for state in row["states"] or ():
+        found = orjson.loads(state).get("headers")
+        if isinstance(found, dict):  # the receipt (the first event may open the aggregate)
+            headers, where = found, "receipt"
+            break
     if headers is None and row["inbox_headers"] is not None:
         headers, where = orjson.loads(row["inbox_headers"]), "inbox"
     item.update(raw_body_stored=row["raw_stored"], headers=headers, headers_from=where)

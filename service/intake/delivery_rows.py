@@ -17,7 +17,7 @@ from service.adapters.headers import header
 from service.adapters.registry import PLATFORMS
 from service.intake.delivery import SpooledDelivery
 from service.intake.delivery_log import Row
-from service.intake.ingest import OUTCOMES, REFUSED, Answer
+from service.intake.ingest import OUTCOMES, RECORDED, Answer
 
 # The answer when the database was down and the spool full (503 unavailable).
 UNAVAILABLE = "unavailable"
@@ -50,7 +50,7 @@ def log_row(
     external_id = _text(body.get("external_id"))
     if external_id is None and product_ref is not None:
         external_id = product_ref.partition(":")[2] or None
-    if external_id is None and outcome in REFUSED:
+    if external_id is None and outcome not in RECORDED and d.kind != "ping":
         external_id = named_id(d)
     return (
         d.user_id,
@@ -80,8 +80,9 @@ def log_row(
 
 
 def named_id(d: SpooledDelivery) -> str | None:
-    """The order or product id an unusable body names, if it is JSON that names one (a
-    refund: its order), so that a filter on the id finds the deliveries that failed too."""
+    """The order or product id a body not (yet) recorded names, if it is JSON that names
+    one (a refund: its order), so that a filter on the id finds the deliveries that failed,
+    or wait in the spool, too."""
     try:
         doc = orjson.loads(d.body)
     except orjson.JSONDecodeError:
