@@ -108,20 +108,27 @@ class DeliveryLog:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._full.wait(), self.interval)
             self._full.clear()
-            if not await self.flush():
-                await asyncio.sleep(RETRY_INTERVAL)
+            try:
+                written = await self.flush()
+            except Exception:
+                # A bug, not an outage: the rows keep waiting (within their bound) and the
+                # writer goes on; the webhooks' answers never depended on it.
+                log.exception("delivery log: writing rows failed; retrying")
+                written = False
             self._report_dropped()
+            if not written:
+                await asyncio.sleep(RETRY_INTERVAL)
 
     async def flush(self) -> bool:
         """Insert every waiting row; False when the database is away (they keep waiting)."""
         async with self._lock:
             while self._waiting:
                 rows = [self._waiting[i] for i in range(min(self.batch, len(self._waiting)))]
-                if not await self._insert(rows):
-                    return False
-                for _ in rows:
+                done, up = await self._insert(rows)
+                for _ in range(done):
                     self._waiting.popleft()
-                self.written += len(rows)
+                if not up:
+                    return False
         return True
 
     async def close(self) -> None:
@@ -135,40 +142,49 @@ class DeliveryLog:
         self._report_dropped()
         await self._drop_connection()
 
-    async def _insert(self, rows: list[Row]) -> bool:
+    async def _insert(self, rows: list[Row]) -> tuple[int, bool]:
+        """Insert these leading rows: how many are done with (written, or refused and
+        dropped), and whether the database is up."""
+        done = 0
         try:
             conn = await self._connection()
-            await insert_rows(conn, rows)
+            try:
+                await insert_rows(conn, rows)
+                done = len(rows)
+                self.written += done
+            except asyncpg.PostgresError as exc:
+                if is_unavailable(exc):
+                    raise
+                # A row the table refuses must not hold back the others: one by one.
+                for row in rows:
+                    await self._insert_one(conn, row)
+                    done += 1
         except asyncio.CancelledError:
             await self._drop_connection()  # mid-COPY: the connection's state is unknown
             raise
         except Exception as exc:
-            if is_unavailable(exc) or isinstance(exc, OSError):
-                await self._drop_connection()
-                if not self._away:
-                    log.warning("delivery log: database unavailable; %d rows wait", len(self))
-                self._away = True
-                return False
-            if not isinstance(exc, asyncpg.PostgresError):
+            if not is_unavailable(exc):
                 raise
-            # A row the table refuses must not hold back the others: one by one.
-            await self._insert_one_by_one(rows)
+            await self._drop_connection()
+            if not self._away:
+                log.warning("delivery log: database unavailable; %d rows wait", len(self))
+            self._away = True
+            return done, False
         if self._away:
             log.info("delivery log: database back; writing %d waiting rows", len(self))
             self._away = False
-        return True
+        return done, True
 
-    async def _insert_one_by_one(self, rows: list[Row]) -> None:
-        conn = await self._connection()
-        for row in rows:
-            try:
-                await insert_rows(conn, [row])
-            except asyncpg.PostgresError as exc:
-                if is_unavailable(exc):
-                    raise
-                self.dropped += 1
-                # The error's class only: its message could quote a value of the row.
-                log.error("delivery log: a row was refused (%s) and dropped", type(exc).__name__)
+    async def _insert_one(self, conn: asyncpg.Connection, row: Row) -> None:
+        try:
+            await insert_rows(conn, [row])
+            self.written += 1
+        except asyncpg.PostgresError as exc:
+            if is_unavailable(exc):
+                raise
+            self.dropped += 1
+            # The error's class only: its message could quote a value of the row.
+            log.error("delivery log: a row was refused (%s) and dropped", type(exc).__name__)
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
