@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
 
+from service.audit import deliveries
 from service.http.keys import DELIVERY_LOG, INTAKE
 from service.settings import Settings
 from tests.builders import as_body, woo_order
@@ -164,3 +165,22 @@ async def test_deliveries_answered_while_the_database_is_away_are_logged_when_it
         assert replayed["positions"] and log.dropped == 0
     finally:
         await client.close()
+
+
+async def test_the_newest_delivery_per_endpoint(client: TestClient, pool: asyncpg.Pool):
+    """What the console shows per connection: the last delivery, and how long ago."""
+    shop = await create_merchant(pool)
+    async with pool.acquire() as conn:
+        assert await deliveries.last_deliveries(conn, shop.user_id) == {}
+    for n in (640, 641):
+        assert await _send(client, shop, n) == 200
+    product = {"id": 90, "name": "Jar", "type": "simple"}
+    assert (await client.post(shop.woo_products(), json=product)).status == 200
+    assert (await client.post(shop.shopify_orders(), data=b"{}")).status == 202
+    rows = (await _page(client, shop, "limit=10"))["deliveries"]
+    async with pool.acquire() as conn:
+        last = await deliveries.last_deliveries(conn, shop.user_id)
+    assert set(last) == {("woocommerce", "order"), ("woocommerce", "product"), ("shopify", "order")}
+    assert last[("woocommerce", "order")] == next(r for r in rows if r["external_id"] == "641")
+    assert last[("woocommerce", "product")]["outcome"] == "product_updated"
+    assert last[("shopify", "order")]["outcome"] == "quarantined"
