@@ -115,6 +115,11 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     # "text" (one readable line per record) or "json" (one JSON object per line).
     log_format: str = "text"
+    # The delivery log's retention: rows older than this go, and each user's beyond the
+    # newest this many; pruned this often (seconds) by the service.
+    deliveries_max_age: timedelta = timedelta(days=90)
+    deliveries_max_per_user: int = 100_000
+    deliveries_prune_interval: float = 3600.0
 
     @property
     def token_cache_file(self) -> Path:
@@ -149,6 +154,12 @@ class Settings:
             pool_max_size=_int(env, "LEDGER_POOL_MAX_SIZE", defaults.pool_max_size),
             metrics_token=env.get("LEDGER_METRICS_TOKEN") or None,
             log_format=_choice(env, "LEDGER_LOG_FORMAT", LOG_FORMATS, defaults.log_format),
+            deliveries_max_age=_days(
+                env, "LEDGER_DELIVERIES_MAX_AGE_DAYS", defaults.deliveries_max_age
+            ),
+            deliveries_max_per_user=_int(
+                env, "LEDGER_DELIVERIES_MAX_PER_USER", defaults.deliveries_max_per_user
+            ),
         )
 
 
@@ -177,6 +188,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, not {value}")
     return value
+
+
+_MAX_DAYS = 100 * 366
+
+
+def _days(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    days = _int(env, name, default.days)
+    if days > _MAX_DAYS:
+        raise SettingsError(f"{name} must be at most {_MAX_DAYS} (a century), not {days}")
+    return timedelta(days=days)
 
 
 _MAX_GRACE_HOURS = 366 * 24

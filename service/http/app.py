@@ -13,9 +13,11 @@ from aiohttp import web
 
 from projections.registry import all_projections
 from service.accounts.directory import Directory
-from service.http import audit_api, metrics_api, openapi, query_api, webhooks
+from service.audit.deliveries import run_pruning
+from service.http import audit_api, deliveries_api, metrics_api, openapi, query_api, webhooks
 from service.http.errors import error_middleware, error_response
 from service.http.keys import (
+    DELIVERY_LOG,
     DELIVERY_OBSERVERS,
     INTAKE,
     METRICS,
@@ -25,6 +27,7 @@ from service.http.keys import (
     SETTINGS,
     STORE,
 )
+from service.intake.delivery_log import DeliveryLog
 from service.intake.intake import Intake, pg_ingestor
 from service.intake.observed import Observer, log_delivery
 from service.intake.spool import Spool
@@ -61,6 +64,32 @@ async def _pool_ctx(app: web.Application, init: PoolInit | None = None) -> Async
     app[POOL_INIT] = init
     yield
     await pool.close()
+
+
+async def _delivery_log_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The delivery log's writer and its retention; closed after the intake, so the rows of
+    the last answers (and of the spool's last replays) are written before it goes."""
+    settings = app[SETTINGS]
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(settings.database_url, timeout=5, command_timeout=30)
+
+    deliveries = DeliveryLog(connect)
+    app[DELIVERY_LOG] = deliveries
+    tasks = [
+        _start(deliveries.run()),
+        _start(
+            run_pruning(
+                app[POOL],
+                settings.deliveries_max_age,
+                settings.deliveries_max_per_user,
+                settings.deliveries_prune_interval,
+            )
+        ),
+    ]
+    yield
+    await _stop(tasks)
+    await deliveries.close()
 
 
 async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -105,7 +134,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         max_wait=settings.group_commit_wait,
     )
     ingestor = pg_ingestor(pool, store, settings, directory, committer)
-    intake = Intake(pool, ingestor, spool, settings, runner, directory)
+    intake = Intake(pool, ingestor, spool, settings, runner, directory, app[DELIVERY_LOG])
     app[RUNNER] = runner
     app[INTAKE] = intake
     await intake.refresh_token_cache()
@@ -118,11 +147,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     if runner is not None:
         tasks.append(_start(runner.run()))
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await _stop(tasks)
     await committer.close()
     intake.close()
     spool.unlock()
@@ -130,6 +155,14 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def _start(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     return asyncio.get_running_loop().create_task(coro)
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app(
@@ -149,6 +182,7 @@ def create_app(
     observers: list[Observer] = [app[METRICS].observe, log_delivery]
     app[DELIVERY_OBSERVERS] = observers
     app.cleanup_ctx.append(functools.partial(_pool_ctx, init=pool_init))
+    app.cleanup_ctx.append(_delivery_log_ctx)
     app.cleanup_ctx.append(_intake_ctx)
     app.router.add_get("/healthz", healthz)
     webhooks.add_routes(app)
@@ -156,4 +190,5 @@ def create_app(
     audit_api.add_routes(app)
     metrics_api.add_routes(app)
     openapi.add_routes(app)
+    deliveries_api.add_routes(app)
     return app

@@ -35,6 +35,8 @@ import asyncpg
 from service.accounts import users
 from service.accounts.directory import Directory
 from service.intake.delivery import SpooledDelivery
+from service.intake.delivery_log import DeliveryLog
+from service.intake.delivery_rows import SPOOL, log_row
 from service.intake.errors import IntakeFullError, UnknownTokenError
 from service.intake.ingest import PING, QUEUED, SPOOLED, Answer, Ingestor
 from service.intake.keeping import pg_stores
@@ -100,6 +102,7 @@ class Intake:
         settings: Settings,
         runner: ProjectionRunner | None = None,
         directory: Directory | None = None,
+        deliveries: DeliveryLog | None = None,
     ) -> None:
         self.pool = pool
         self.ingestor = ingestor
@@ -107,6 +110,7 @@ class Intake:
         self.settings = settings
         self.runner = runner
         self.directory = directory if directory is not None else Directory()
+        self.deliveries = deliveries  # the delivery log: the spool's replays write to it
         self.cache = users.TokenCache(settings.token_cache_file, spool.database)
         self.cache.load()
         self._drain_lock = asyncio.Lock()
@@ -123,25 +127,12 @@ class Intake:
     async def receive(
         self, token: str, platform: str, kind: str, headers: Mapping[str, str], body: bytes
     ) -> Answer:
-        """Authenticate, then record or keep the delivery; the answer names its user."""
-        deadline = asyncio.get_running_loop().time() + self.settings.answer_deadline
+        """What became of a delivery, the delivery itself attached (for the delivery log)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.answer_deadline
         user_id, state = await self._authenticate(token)
         if user_id is None:
             raise UnknownTokenError()
-        answer = await self._take(user_id, state, platform, kind, headers, body, deadline)
-        return replace(answer, user_id=user_id)
-
-    async def _take(
-        self,
-        user_id: UUID,
-        state: str,
-        platform: str,
-        kind: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        deadline: float,
-    ) -> Answer:
-        loop = asyncio.get_running_loop()
         delivery = SpooledDelivery(
             user_id=user_id,
             platform=platform,
@@ -150,6 +141,10 @@ class Intake:
             body=body,
             received_at=datetime.now(UTC),
         )
+        return replace(await self._receive(delivery, state, deadline), delivery=delivery)
+
+    async def _receive(self, delivery: SpooledDelivery, state: str, deadline: float) -> Answer:
+        loop = asyncio.get_running_loop()
         if state == "down" or self._behind_spool:
             return await self._spool(delivery, SPOOLED)
         if state == "busy" or self.overloaded():
@@ -211,7 +206,7 @@ class Intake:
             if answer is PING:
                 log.warning("database unavailable and spool full: a ping was not recorded")
                 return answer
-            raise IntakeFullError() from None
+            raise IntakeFullError(delivery) from None
         self._spooled.set()
         if kept is SPOOLED:
             self._behind_spool = True
@@ -248,7 +243,18 @@ class Intake:
         async def remove(entry_id: str) -> None:
             await asyncio.to_thread(self.spool.remove, entry_id)
 
-        return await replay(entries, read, self.ingestor.ingest, remove, self._calm)
+        return await replay(entries, read, self._ingest_logged, remove, self._calm)
+
+    async def _ingest_logged(self, d: SpooledDelivery) -> Answer:
+        """Record a spooled delivery; its log row (a second one: the first said spooled or
+        queued) says what became of it. A ping's says nothing new, so it has none."""
+        started = asyncio.get_running_loop().time()
+        answer = await self.ingestor.ingest(d)
+        if self.deliveries is not None and d.kind != "ping":
+            took = (asyncio.get_running_loop().time() - started) * 1000
+            row = log_row(d, answer, endpoint=d.kind, status=None, duration_ms=took, via=SPOOL)
+            self.deliveries.add(row)
+        return answer
 
     async def _calm(self) -> None:
         """Wait while overloaded: replaying now would only add to it; new deliveries come
