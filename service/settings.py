@@ -109,6 +109,13 @@ class Settings:
     max_lines: int = 5000
     # Seconds a webhook body may take to arrive; past it the answer is 408.
     body_read_timeout: int = 30
+    # The console: the Fernet key of its session cookies (None: generated once into
+    # session_key_file and reused), how long a sign-in lasts, and the public base URL
+    # (None: the URL each request came to) the webhook URLs are shown with.
+    session_key: str | None = None
+    session_key_file: Path = field(default_factory=lambda: _state_dir() / "session.key")
+    session_lifetime: timedelta = timedelta(hours=12)
+    public_url: str | None = None
 
     @property
     def token_cache_file(self) -> Path:
@@ -141,7 +148,22 @@ class Settings:
             max_loop_lag=_ms(env, "LEDGER_MAX_LOOP_LAG_MS", defaults.max_loop_lag),
             group_commit_wait=_ms(env, "LEDGER_GROUP_COMMIT_WAIT_MS", defaults.group_commit_wait),
             pool_max_size=_int(env, "LEDGER_POOL_MAX_SIZE", defaults.pool_max_size),
+            session_key=env.get("LEDGER_SESSION_KEY") or None,
+            session_lifetime=timedelta(
+                hours=_int(env, "LEDGER_SESSION_HOURS", 12),
+            ),
+            public_url=_public_url(env.get("LEDGER_PUBLIC_URL") or None),
         )
+
+
+def _public_url(raw: str | None) -> str | None:
+    """An http(s) base URL without a trailing slash (webhook URLs are built on it)."""
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise SettingsError("LEDGER_PUBLIC_URL must look like https://HOST[:PORT][/PATH]")
+    return raw.rstrip("/")
 
 
 def _ms(env: Mapping[str, str], name: str, default: float) -> float:

@@ -189,3 +189,9 @@ class TokenCache:
 async def name_of(conn: asyncpg.Connection, user_id: UUID) -> str | None:
     name = await conn.fetchval("SELECT name FROM users WHERE user_id = $1", user_id)
     return None if name is None else str(name)
+
+
+async def api_key_rotated_at(conn: asyncpg.Connection, user_id: UUID) -> tuple[bool, Any]:
+    """Whether the user exists, and when their API key was last rotated (None: never)."""
+    row = await conn.fetchrow("SELECT api_key_rotated_at FROM users WHERE user_id = $1", user_id)
+    return (False, None) if row is None else (True, row["api_key_rotated_at"])

@@ -14,6 +14,7 @@ from aiohttp import web
 from projections.registry import all_projections
 from service.accounts.directory import Directory
 from service.http import audit_api, query_api, webhooks
+from service.http.console.app import setup_console
 from service.http.errors import error_middleware, error_response
 from service.http.keys import INTAKE, POOL, POOL_INIT, RUNNER, SETTINGS, STORE
 from service.intake.intake import Intake, pg_ingestor
@@ -140,4 +141,5 @@ def create_app(
     webhooks.add_routes(app)
     query_api.add_routes(app)
     audit_api.add_routes(app)
+    setup_console(app)
     return app

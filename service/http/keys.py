@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
+from service.http.console.ratelimit import AttemptLimiter
 from service.intake.intake import Intake
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
@@ -20,3 +21,5 @@ RUNNER: web.AppKey[ProjectionRunner | None] = web.AppKey("runner")
 # Run on each new database connection of the request path (None in service; the benchmark
 # and tests count statements with it).
 POOL_INIT: web.AppKey[PoolInit | None] = web.AppKey("pool_init")
+# The console's failed sign-in attempts, per client address and per key prefix.
+SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", AttemptLimiter)

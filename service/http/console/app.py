@@ -1,0 +1,36 @@
+"""The console's wiring: templates, the console middleware, its static files and routes.
+
+Added to the one app by service/http/app.py's create_app; each page group adds its routes
+here (docs/console.md: how a page is added).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from service.http.console import auth, sales
+from service.http.console.ratelimit import AttemptLimiter
+from service.http.console.security import console_middleware
+from service.http.keys import SETTINGS, SIGN_IN_LIMITER
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+def setup_console(app: web.Application) -> None:
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    app[SIGN_IN_LIMITER] = AttemptLimiter()
+    app.middlewares.append(console_middleware(app[SETTINGS]))
+    app.router.add_static("/console/static", STATIC)
+    auth.add_routes(app)
+    sales.add_routes(app)

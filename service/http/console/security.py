@@ -1,0 +1,156 @@
+"""What every console request goes through: its session, the CSRF check of every POST, the
+security headers, and error pages in HTML.
+
+Sessions are aiohttp-session's encrypted cookies (Fernet). The key is LEDGER_SESSION_KEY,
+else one generated once into var/session.key (mode 0600) and reused, so a restart keeps
+everyone signed in. The cookie holds the user id, when they signed in, the CSRF token and
+the language: never the API key.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+from aiohttp_session import get_session, session_middleware
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from cryptography.fernet import Fernet
+
+from service.http.console.render import CSRF_FIELD, render
+from service.http.errors import ApiError, error_response
+from service.settings import Settings, SettingsError
+
+PREFIX = "/console"
+COOKIE = "ledger_console"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# No inline script or style anywhere: the pages load our own two files and nothing else.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    " frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def session_key(settings: Settings) -> bytes:
+    """The Fernet key: the setting, else the key file, made once (0600) when missing."""
+    if settings.session_key is not None:
+        return _valid(settings.session_key.encode(), "LEDGER_SESSION_KEY")
+    path = settings.session_key_file
+    try:
+        return _valid(path.read_bytes().strip(), str(path))
+    except FileNotFoundError:
+        pass
+    return _create(path)
+
+
+def _valid(key: bytes, where: str) -> bytes:
+    try:
+        Fernet(key)
+    except ValueError:
+        raise SettingsError(
+            f"{where} must be 32 url-safe base64-encoded bytes (a Fernet key)"
+        ) from None
+    return key
+
+
+def _create(path: Path) -> bytes:
+    key = Fernet.generate_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return _valid(path.read_bytes().strip(), str(path))
+    with os.fdopen(fd, "wb") as out:
+        out.write(key + b"\n")
+    return key
+
+
+def is_console(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def console_middleware(settings: Settings) -> Callable[..., Awaitable[web.StreamResponse]]:
+    secure = (settings.public_url or "").startswith("https://")
+    storage = EncryptedCookieStorage(
+        Fernet(session_key(settings)),
+        cookie_name=COOKIE,
+        max_age=int(settings.session_lifetime.total_seconds()),
+        path=PREFIX,
+        secure=secure,
+        httponly=True,
+        samesite="Lax",
+    )
+    sessions = session_middleware(storage)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not is_console(request.path):
+            return await handler(request)
+
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            return await _guarded(request, handler)
+
+        try:
+            response = await sessions(request, guarded)
+        except web.HTTPException as exc:
+            _secure(request, exc)
+            raise
+        _secure(request, response)
+        return response
+
+    return middleware
+
+
+def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(HEADERS)
+    if not request.path.startswith(PREFIX + "/static/"):
+        response.headers["Cache-Control"] = "no-store"
+
+
+async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method == "POST" and not await _csrf_ok(request):
+        return await forbidden(request)
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return await render(request, "error.html", {"key": "error.not_found"}, status=404)
+    except ApiError as exc:
+        return await render(
+            request,
+            "error.html",
+            {"detail": exc.detail},
+            status=exc.status,
+            headers=exc.headers,
+        )
+
+
+async def _csrf_ok(request: web.Request) -> bool:
+    session = await get_session(request)
+    expected = session.get(CSRF_FIELD)
+    sent = (await request.post()).get(CSRF_FIELD)
+    if not isinstance(expected, str) or not isinstance(sent, str):
+        return False
+    return hmac.compare_digest(sent.encode(), expected.encode())
+
+
+def wants_json(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+async def forbidden(request: web.Request) -> web.StreamResponse:
+    if wants_json(request):
+        return error_response(
+            403, "csrf_failed", "The form's CSRF token is missing or wrong; reload and resend."
+        )
+    return await render(request, "error.html", {"key": "error.csrf"}, status=403)

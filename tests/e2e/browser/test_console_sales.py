@@ -1,0 +1,53 @@
+"""The console in a real browser: signing in and the sale list."""
+
+from __future__ import annotations
+
+from aiohttp import ClientSession
+from playwright.async_api import Page, expect
+
+from tests.builders import CURL_BODY
+from tests.e2e.browser.conftest import no_horizontal_scroll, screenshot, sign_in
+from tests.support import Merchant
+
+
+async def test_sign_in_with_the_api_key(page: Page, merchant: Merchant):
+    await page.goto("/")
+    await page.wait_for_url("**/console/login?next=/console/sales")
+    await screenshot(page, "login")
+    await sign_in(page, merchant)
+    await expect(page.get_by_role("heading", name="Sales")).to_be_visible()
+    nav = page.get_by_role("navigation", name="Sections")
+    for name in ("Sales", "Stock", "Products", "Deliveries", "Reconcile", "Integrations"):
+        await expect(nav.get_by_role("link", name=name)).to_be_visible()
+    assert merchant.api_key not in await page.content()
+
+
+async def test_the_curl_test_appears_in_the_sale_list(page: Page, merchant: Merchant, server: str):
+    async with ClientSession() as http:
+        resp = await http.post(
+            server + merchant.woo_orders(),
+            data=CURL_BODY,
+            headers={"Content-Type": "application/json"},
+        )
+        assert resp.status == 200, await resp.text()
+    await sign_in(page, merchant)
+    row = page.locator("tr.sale", has_text="#9999")
+    await expect(row).to_have_count(1)
+    await expect(row.locator(".customer")).to_contain_text("Jane Doe")
+    await expect(row.locator(".lines")).to_have_text("1")
+    await expect(row.locator(".total .money")).to_have_attribute("data-value", "19.99")
+    await expect(row.locator(".total")).to_contain_text("19.99")
+    await screenshot(page, "sales")
+    await page.set_viewport_size({"width": 375, "height": 800})
+    assert await no_horizontal_scroll(page)
+    await screenshot(page, "sales-375")
+
+
+async def test_the_spanish_console_says_ventas(page: Page, merchant: Merchant):
+    await sign_in(page, merchant)
+    await page.get_by_label("Language").select_option("es")
+    await page.get_by_role("button", name="Switch").click()
+    await expect(page.get_by_role("heading", name="Ventas")).to_be_visible()
+    nav = page.get_by_role("navigation", name="Secciones")
+    await expect(nav.get_by_role("link", name="Ventas")).to_be_visible()
+    await screenshot(page, "sales-es")

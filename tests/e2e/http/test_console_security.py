@@ -1,0 +1,128 @@
+"""The console's guards over HTTP: CSRF, the sign-in rate limit, security headers, session
+expiry, and no secret in any page."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp.test_utils import TestClient
+from cryptography.fernet import Fernet
+
+from projections import encoding
+from service.http.console.security import COOKIE, CSP, session_key
+from service.settings import Settings
+from tests.e2e.http.console_client import csrf_of, page, sign_in
+from tests.support import Merchant
+
+
+async def test_root_and_console_lead_to_sign_in(client: TestClient):
+    resp = await client.get("/", allow_redirects=False)
+    assert (resp.status, resp.headers["Location"]) == (302, "/console/sales")
+    resp = await client.get("/console", allow_redirects=False)
+    assert (resp.status, resp.headers["Location"]) == (302, "/console/sales")
+    resp = await client.get("/console/sales", allow_redirects=False)
+    assert resp.status == 303
+    assert resp.headers["Location"] == "/console/login?next=/console/sales"
+
+
+async def test_sign_in_with_the_api_key_then_out(client: TestClient, merchant: Merchant):
+    html = await page(client, "/console/login")
+    assert '<label for="api_key">API key</label>' in html
+    token = await sign_in(client, merchant)
+    html = await page(client, "/console/sales")
+    assert merchant.api_key not in html and merchant.token not in html
+    resp = await client.post("/console/logout", data={"csrf": token}, allow_redirects=False)
+    assert resp.status == 303
+    resp = await client.get("/console/sales", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"].startswith("/console/login")
+
+
+async def test_a_wrong_key_is_refused(client: TestClient, merchant: Merchant):
+    token = csrf_of(await page(client, "/console/login"))
+    resp = await client.post("/console/login", data={"csrf": token, "api_key": "key_nope"})
+    assert resp.status == 401
+    assert "That API key is not valid." in await resp.text()
+
+
+async def test_a_post_without_csrf_answers_403(client: TestClient, merchant: Merchant):
+    token = await sign_in(client, merchant)
+    for data in ({}, {"csrf": token[:-2] + "xx"}, {"csrf": ""}):
+        resp = await client.post("/console/logout", data=data, allow_redirects=False)
+        assert resp.status == 403, data
+        assert "text/html" in resp.headers["Content-Type"]
+        assert "did not come from this console" in await resp.text()
+    resp = await client.post(
+        "/console/logout", data={}, headers={"Accept": "application/json"}, allow_redirects=False
+    )
+    assert resp.status == 403
+    assert (await resp.json())["error"] == "csrf_failed"
+    # The login form is guarded too (a forged sign-in would plant the attacker's session).
+    resp = await client.post("/console/login", data={"api_key": merchant.api_key})
+    assert resp.status == 403
+    # Still signed in: the refused posts did nothing.
+    await page(client, "/console/sales")
+
+
+async def test_sign_in_attempts_are_limited(client: TestClient, merchant: Merchant):
+    token = csrf_of(await page(client, "/console/login"))
+    for _ in range(10):
+        resp = await client.post("/console/login", data={"csrf": token, "api_key": "key_x"})
+        assert resp.status == 401
+    resp = await client.post("/console/login", data={"csrf": token, "api_key": merchant.api_key})
+    assert resp.status == 429
+    assert 0 < int(resp.headers["Retry-After"]) <= 300
+    assert "Too many attempts" in await resp.text()
+
+
+async def test_every_console_answer_has_the_security_headers(
+    client: TestClient, merchant: Merchant
+):
+    await sign_in(client, merchant)
+    for path in ("/console/login", "/console/sales", "/console/nowhere"):
+        resp = await client.get(path)
+        assert resp.headers["Content-Security-Policy"] == CSP, path
+        assert "'unsafe-inline'" not in CSP and "script-src 'self'" in CSP
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert resp.headers["Referrer-Policy"] == "same-origin"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert "<script>" not in await resp.text()
+    resp = await client.get("/console/nowhere")
+    assert resp.status == 404
+    resp = await client.get("/console/static/console.css")
+    assert resp.status == 200 and resp.headers["X-Frame-Options"] == "DENY"
+    # The webhooks and the API are not the console's: no cookie, no console headers.
+    resp = await client.get("/healthz")
+    assert "Content-Security-Policy" not in resp.headers
+
+
+async def test_the_session_cookie_is_httponly_and_lax(client: TestClient, merchant: Merchant):
+    html = await page(client, "/console/login")
+    resp = await client.post(
+        "/console/login",
+        data={"csrf": csrf_of(html), "api_key": merchant.api_key},
+        allow_redirects=False,
+    )
+    cookie = resp.headers["Set-Cookie"]
+    assert cookie.startswith(f"{COOKIE}=")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/console" in cookie
+    assert "Secure" not in cookie  # LEDGER_PUBLIC_URL is not https here
+    assert merchant.api_key not in cookie
+
+
+def _cookie(settings: Settings, session: dict[str, object]) -> str:
+    data = {"created": int(time.time()), "session": session}
+    return Fernet(session_key(settings)).encrypt(encoding.dumps(data)).decode()
+
+
+async def test_a_session_expires_after_its_lifetime(
+    client: TestClient, merchant: Merchant, settings: Settings
+):
+    lifetime = settings.session_lifetime.total_seconds()
+    fresh = {"user_id": str(merchant.user_id), "signed_in_at": time.time() - 60, "csrf": "c"}
+    client.session.cookie_jar.update_cookies({COOKIE: _cookie(settings, fresh)})
+    await page(client, "/console/sales")
+    old = {**fresh, "signed_in_at": time.time() - lifetime - 1}
+    client.session.cookie_jar.update_cookies({COOKIE: _cookie(settings, old)})
+    resp = await client.get("/console/sales", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"].startswith("/console/login")
