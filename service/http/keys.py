@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
+from service.accounts.sealing import TokenSealer
 from service.http.console.ratelimit import AttemptLimiter
 from service.intake.intake import Intake
 from service.projecting.runner import ProjectionRunner
@@ -23,3 +24,5 @@ RUNNER: web.AppKey[ProjectionRunner | None] = web.AppKey("runner")
 POOL_INIT: web.AppKey[PoolInit | None] = web.AppKey("pool_init")
 # The console's failed sign-in attempts, per client address and per key prefix.
 SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", AttemptLimiter)
+# Opens the sealed webhook tokens the Integrations tab reveals (service/accounts/sealing.py).
+TOKEN_SEALER = web.AppKey("token_sealer", TokenSealer)

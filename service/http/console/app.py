@@ -12,10 +12,11 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from service.http.console import auth, sales
+from service.accounts import sealing
+from service.http.console import auth, sale, sales
 from service.http.console.ratelimit import AttemptLimiter
 from service.http.console.security import console_middleware
-from service.http.keys import SETTINGS, SIGN_IN_LIMITER
+from service.http.keys import SETTINGS, SIGN_IN_LIMITER, TOKEN_SEALER
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -29,8 +30,11 @@ def setup_console(app: web.Application) -> None:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
+    key = sealing.master_key(app[SETTINGS])
     app[SIGN_IN_LIMITER] = AttemptLimiter()
-    app.middlewares.append(console_middleware(app[SETTINGS]))
+    app[TOKEN_SEALER] = sealing.TokenSealer(key)
+    app.middlewares.append(console_middleware(app[SETTINGS], key))
     app.router.add_static("/console/static", STATIC)
     auth.add_routes(app)
     sales.add_routes(app)
+    sale.add_routes(app)

@@ -1,18 +1,15 @@
 """What every console request goes through: its session, the CSRF check of every POST, the
 security headers, and error pages in HTML.
 
-Sessions are aiohttp-session's encrypted cookies (Fernet). The key is LEDGER_SESSION_KEY,
-else one generated once into var/session.key (mode 0600) and reused, so a restart keeps
-everyone signed in. The cookie holds the user id, when they signed in, the CSRF token and
-the language: never the API key.
+Sessions are aiohttp-session's encrypted cookies (Fernet), under the service's key
+(service/accounts/sealing.py), so a restart keeps everyone signed in. The cookie holds the
+user id, when they signed in, the CSRF token and the language: never the API key.
 """
 
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from aiohttp import web
 from aiohttp_session import get_session, session_middleware
@@ -21,7 +18,7 @@ from cryptography.fernet import Fernet
 
 from service.http.console.render import CSRF_FIELD, render
 from service.http.errors import ApiError, error_response
-from service.settings import Settings, SettingsError
+from service.settings import Settings
 
 PREFIX = "/console"
 COOKIE = "ledger_console"
@@ -41,48 +38,17 @@ HEADERS = {
 }
 
 
-def session_key(settings: Settings) -> bytes:
-    """The Fernet key: the setting, else the key file, made once (0600) when missing."""
-    if settings.session_key is not None:
-        return _valid(settings.session_key.encode(), "LEDGER_SESSION_KEY")
-    path = settings.session_key_file
-    try:
-        return _valid(path.read_bytes().strip(), str(path))
-    except FileNotFoundError:
-        pass
-    return _create(path)
-
-
-def _valid(key: bytes, where: str) -> bytes:
-    try:
-        Fernet(key)
-    except ValueError:
-        raise SettingsError(
-            f"{where} must be 32 url-safe base64-encoded bytes (a Fernet key)"
-        ) from None
-    return key
-
-
-def _create(path: Path) -> bytes:
-    key = Fernet.generate_key()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return _valid(path.read_bytes().strip(), str(path))
-    with os.fdopen(fd, "wb") as out:
-        out.write(key + b"\n")
-    return key
-
-
 def is_console(path: str) -> bool:
     return path == PREFIX or path.startswith(PREFIX + "/")
 
 
-def console_middleware(settings: Settings) -> Callable[..., Awaitable[web.StreamResponse]]:
+def console_middleware(
+    settings: Settings, key: bytes
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The middleware of every /console request; ``key`` encrypts the session cookies."""
     secure = (settings.public_url or "").startswith("https://")
     storage = EncryptedCookieStorage(
-        Fernet(session_key(settings)),
+        Fernet(key),
         cookie_name=COOKIE,
         max_age=int(settings.session_lifetime.total_seconds()),
         path=PREFIX,

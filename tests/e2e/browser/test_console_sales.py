@@ -51,3 +51,33 @@ async def test_the_spanish_console_says_ventas(page: Page, merchant: Merchant):
     nav = page.get_by_role("navigation", name="Secciones")
     await expect(nav.get_by_role("link", name="Ventas")).to_be_visible()
     await screenshot(page, "sales-es")
+
+
+async def test_a_sale_shows_its_source_with_the_sha256_checked(
+    page: Page, merchant: Merchant, server: str
+):
+    async with ClientSession() as http:
+        resp = await http.post(
+            server + merchant.woo_orders(),
+            data=CURL_BODY,
+            headers={"Content-Type": "application/json"},
+        )
+        answer = await resp.json()
+    await sign_in(page, merchant)
+    await page.get_by_role("link", name="woocommerce #9999").click()
+    await page.wait_for_url(f"**/console/sales/{answer['sale_id']}")
+    await expect(page.locator(".customer-name")).to_have_text("Jane Doe")
+    await expect(page.locator("tr.line")).to_have_count(1)
+    await expect(page.locator(".amounts .total .money")).to_have_attribute("data-value", "19.99")
+    check = page.locator(".sha256-check")
+    await expect(check).to_have_attribute("data-verified", "true")
+    await expect(check).to_contain_text("sha256 verified")
+    await expect(page.locator(".verification")).to_have_text("unverified")
+    await expect(page.locator("pre.body")).to_contain_text('"total": "19.99"')
+    events = page.locator("ol.events > li")
+    names = [await e.locator("summary strong").inner_text() for e in await events.all()]
+    assert names[:2] == ["Opened", "OrderReceived"] and "SaleRecorded" in names, names
+    await screenshot(page, "sale-source")
+    await page.set_viewport_size({"width": 375, "height": 800})
+    assert await no_horizontal_scroll(page)
+    await screenshot(page, "sale-source-375")

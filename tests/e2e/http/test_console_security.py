@@ -9,7 +9,8 @@ from aiohttp.test_utils import TestClient
 from cryptography.fernet import Fernet
 
 from projections import encoding
-from service.http.console.security import COOKIE, CSP, session_key
+from service.accounts.sealing import master_key
+from service.http.console.security import COOKIE, CSP
 from service.settings import Settings
 from tests.e2e.http.console_client import csrf_of, page, sign_in
 from tests.support import Merchant
@@ -112,7 +113,7 @@ async def test_the_session_cookie_is_httponly_and_lax(client: TestClient, mercha
 
 def _cookie(settings: Settings, session: dict[str, object]) -> str:
     data = {"created": int(time.time()), "session": session}
-    return Fernet(session_key(settings)).encrypt(encoding.dumps(data)).decode()
+    return Fernet(master_key(settings)).encrypt(encoding.dumps(data)).decode()
 
 
 async def test_a_session_expires_after_its_lifetime(
