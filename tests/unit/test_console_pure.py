@@ -10,6 +10,32 @@ import pytest
 from service.http.console import i18n
 from service.http.console.auth import safe_next
 from service.http.console.ratelimit import AttemptLimiter
+from service.http.console.readable import indent_json
+
+
+def test_no_two_tables_share_a_key():
+    keys = [key for catalog in i18n.CATALOGS for key in catalog]
+    assert len(keys) == len(set(keys))
+
+
+def test_a_body_is_laid_out_with_every_token_as_sent():
+    body = '{"total":19.990,"b":[ ],"c":{},"s":"a, {b}\\" c","n":[1,{"e":null}]}'
+    shown = indent_json(body)
+    assert shown.splitlines() == [
+        "{",
+        '  "total": 19.990,',
+        '  "b": [],',
+        '  "c": {},',
+        '  "s": "a, {b}\\" c",',
+        '  "n": [',
+        "    1,",
+        "    {",
+        '      "e": null',
+        "    }",
+        "  ]",
+        "}",
+    ]
+    assert "".join(shown.split()) == "".join(body.split())
 
 
 def test_every_string_is_in_both_languages():

@@ -13,7 +13,7 @@ import jinja2
 from aiohttp import web
 
 from service.accounts import sealing
-from service.http.console import auth, sale, sales
+from service.http.console import auth, integration_forms, integrations, sale, sales
 from service.http.console.ratelimit import AttemptLimiter
 from service.http.console.security import console_middleware
 from service.http.keys import SETTINGS, SIGN_IN_LIMITER, TOKEN_SEALER
@@ -38,3 +38,5 @@ def setup_console(app: web.Application) -> None:
     auth.add_routes(app)
     sales.add_routes(app)
     sale.add_routes(app)
+    integrations.add_routes(app)
+    integration_forms.add_routes(app)

@@ -49,17 +49,18 @@ async def signed_in_user(request: web.Request) -> UUID | None:
     except ValueError:
         return None
     if time.time() - at > lifetime:
-        _sign_out(session)
+        forget_user(session)
         return None
     async with connection(request.app[POOL]) as conn:
         exists, rotated = await users.api_key_rotated_at(conn, user_id)
     if not exists or (rotated is not None and rotated.timestamp() > at):
-        _sign_out(session)
+        forget_user(session)
         return None
     return user_id
 
 
-def _sign_out(session: Session) -> None:
+def forget_user(session: Session) -> None:
+    """Sign the session out, keeping its language."""
     session.pop(USER, None)
     session.pop(SIGNED_IN_AT, None)
 

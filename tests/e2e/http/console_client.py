@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import secrets
 
+import asyncpg
 from aiohttp.test_utils import TestClient
 
+from service.accounts import users
+from service.accounts.sealing import sealer
+from service.settings import Settings
 from tests.support import Merchant
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -33,3 +38,11 @@ async def sign_in(client: TestClient, merchant: Merchant) -> str:
     assert resp.status == 303, await resp.text()
     assert resp.headers["Location"] == "/console/sales"
     return csrf_of(await page(client, "/console/sales"))
+
+
+async def sealed_merchant(pool: asyncpg.Pool, settings: Settings) -> Merchant:
+    """A merchant whose token the console can reveal: made as ``ledger users create`` makes
+    one, sealed with the service's key."""
+    async with pool.acquire() as conn:
+        new = await users.create_user(conn, f"shop-{secrets.token_hex(6)}", sealer(settings))
+    return Merchant(new.user_id, new.name, new.webhook_token, new.api_key)
