@@ -3,8 +3,10 @@ expiry, and no secret in any page."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
+import asyncpg
 from aiohttp.test_utils import TestClient
 from cryptography.fernet import Fernet
 
@@ -12,8 +14,9 @@ from projections import encoding
 from service.accounts.sealing import master_key
 from service.http.console.security import COOKIE, CSP
 from service.settings import Settings
-from tests.e2e.http.console_client import csrf_of, page, sign_in
-from tests.support import Merchant
+from tests.builders import CURL_BODY
+from tests.e2e.http.console_client import csrf_of, page, sealed_merchant, sign_in
+from tests.support import Merchant, start_client
 
 
 async def test_root_and_console_lead_to_sign_in(client: TestClient):
@@ -127,3 +130,70 @@ async def test_a_session_expires_after_its_lifetime(
     client.session.cookie_jar.update_cookies({COOKIE: _cookie(settings, old)})
     resp = await client.get("/console/sales", allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"].startswith("/console/login")
+
+
+async def test_no_page_holds_a_secret_unless_it_reveals_one(
+    client: TestClient, pool: asyncpg.Pool, settings: Settings
+):
+    shop = await sealed_merchant(pool, settings)
+    resp = await client.post(shop.woo_orders(), data=CURL_BODY)
+    sale_id = (await resp.json())["sale_id"]
+    pages = [await page(client, "/console/login")]
+    token = await sign_in(client, shop)
+    for path in (
+        "/console/sales",
+        "/console/sales?q=9999",
+        f"/console/sales/{sale_id}",
+        "/console/settings/integrations",
+    ):
+        pages.append(await page(client, path))
+    pages.append(await page(client, "/console/nowhere", status=404))
+    for action in ("rotate-token", "rotate-api-key"):  # the confirmation pages
+        resp = await client.post(f"/console/settings/integrations/{action}", data={"csrf": token})
+        pages.append(await resp.text())
+    for html in pages:
+        assert shop.token not in html
+        assert shop.api_key not in html
+    for cookie in client.session.cookie_jar:
+        assert shop.token not in cookie.value and shop.api_key not in cookie.value
+    resp = await client.post("/console/settings/integrations/reveal", data={"csrf": token})
+    assert shop.token in await resp.text()  # the one answer that asked for it
+
+
+async def test_the_public_url_builds_the_webhook_urls_and_makes_the_cookie_secure(
+    settings: Settings, pool: asyncpg.Pool
+):
+    public = dataclasses.replace(settings, public_url="https://ledger.example.com/base")
+    client = await start_client(public)
+    try:
+        shop = await sealed_merchant(pool, settings)
+        # A browser would not send a Secure cookie over http: the test sends it itself.
+        client.session.cookie_jar.clear()
+        resp = await client.get("/console/login")
+        assert "Secure" in resp.headers["Set-Cookie"]
+        cookie = {"Cookie": f"{COOKIE}={resp.cookies[COOKIE].value}"}
+        data = {"csrf": csrf_of(await resp.text()), "api_key": shop.api_key}
+        client.session.cookie_jar.clear()
+        resp = await client.post("/console/login", data=data, headers=cookie, allow_redirects=False)
+        assert resp.status == 303 and "Secure" in resp.headers["Set-Cookie"]
+        cookie = {"Cookie": f"{COOKIE}={resp.cookies[COOKIE].value}"}
+        client.session.cookie_jar.clear()
+        resp = await client.get("/console/settings/integrations", headers=cookie)
+        html = await resp.text()
+        assert resp.status == 200, html
+        masked = (
+            f"https://ledger.example.com/base/api/webhook/shopify/whk_••••••••{shop.token[-4:]}"
+        )
+        assert masked in html
+    finally:
+        await client.close()
+
+
+async def test_a_refused_page_has_the_security_headers_too(client: TestClient):
+    token = csrf_of(await page(client, "/console/login"))
+    for _ in range(11):
+        resp = await client.post("/console/login", data={"csrf": token, "api_key": "key_x"})
+    assert resp.status == 429
+    assert resp.headers["Content-Security-Policy"] == CSP
+    resp = await client.post("/console/login", data={})
+    assert resp.status == 403 and resp.headers["X-Frame-Options"] == "DENY"
