@@ -22,8 +22,8 @@ CORE: dict[str, tuple[str, str]] = {
     "login.title": ("Sign in", "Iniciar sesión"),
     "login.api_key": ("API key", "API key"),
     "login.help": (
-        "The API key printed by `ledger users create` (it starts with key_).",
-        "La API key que imprimió `ledger users create` (empieza por key_).",
+        "The API key printed by ledger users create (it starts with key_).",
+        "La API key que imprimió ledger users create (empieza por key_).",
     ),
     "login.submit": ("Sign in", "Entrar"),
     "login.failed": ("That API key is not valid.", "Esa API key no es válida."),
