@@ -3,6 +3,10 @@ confirmation, signing secrets never shown back, store bindings."""
 
 from __future__ import annotations
 
+import json
+import secrets
+from uuid import UUID
+
 import asyncpg
 import pytest_asyncio
 from aiohttp.test_utils import TestClient
@@ -12,7 +16,7 @@ from service.http.console.integrations import PATH
 from service.settings import Settings
 from tests.builders import CURL_BODY
 from tests.e2e.http.console_client import csrf_of, page, sealed_merchant, sign_in
-from tests.support import Merchant, wait_until
+from tests.support import Merchant, ledger, wait_until
 
 
 @pytest_asyncio.fixture
@@ -146,3 +150,22 @@ async def test_the_last_delivery_is_shown_per_endpoint(client: TestClient, shop:
     html = await page(client, PATH)
     assert html.count("No delivery yet.") == 2
     assert 'outcome-recorded">recorded' in html and f"/console/sales/{answer['sale_id']}" in html
+
+
+async def test_a_user_made_by_the_ledger_command_can_be_revealed(
+    client: TestClient, database_url: str
+):
+    """``ledger users create`` seals the token with the same key file the service reads."""
+    name = f"console-cli-{secrets.token_hex(4)}"
+    code, out, err = await ledger(database_url, "users", "create", name, "--json")
+    assert code == 0, err
+    made = json.loads(out)
+    shop = Merchant(UUID(made["user_id"]), made["name"], made["webhook_token"], made["api_key"])
+    token = await sign_in(client, shop)
+    status, html = await _post(client, PATH + "/reveal", csrf=token)
+    assert status == 200 and f"/api/webhook/shopify/{shop.token}" in html
+    code, out, err = await ledger(database_url, "users", "rotate-token", name)
+    assert code == 0, err
+    new_token = out.split("webhook token: ")[1].split()[0]
+    status, html = await _post(client, PATH + "/reveal", csrf=token)
+    assert f"/api/webhook/shopify/{new_token}" in html and shop.token not in html
