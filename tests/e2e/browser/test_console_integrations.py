@@ -63,8 +63,10 @@ async def test_rotating_the_token_then_the_old_url_answers_401(
     await page.goto("/console/settings/integrations")
     await page.get_by_role("button", name="Rotate the webhook token").click()
     await expect(page.get_by_role("heading", name="Are you sure?")).to_be_visible()
+    await screenshot(page, "confirm-rotation")
     await page.get_by_role("button", name="Yes, rotate").click()
     await expect(page.get_by_text("this is the only time it is shown")).to_be_visible()
+    await screenshot(page, "integrations-rotated")
     new_url = await page.locator("#url-woocommerce-order").inner_text()
     assert new_url != old_url and "•" not in new_url
 
@@ -102,3 +104,20 @@ async def test_every_page_fits_375_px(page: Page, shop: Merchant, server: str):
     for path in ("/console/sales", sale_path, "/console/settings/integrations"):
         await page.goto(path)
         assert await no_horizontal_scroll(page), path
+
+
+async def test_rotating_the_api_key_then_signing_in_again(page: Page, shop: Merchant):
+    await sign_in(page, shop)
+    await page.goto("/console/settings/integrations")
+    await page.get_by_role("button", name="Rotate the API key").click()
+    await page.get_by_role("button", name="Yes, rotate").click()
+    new_key = await page.locator("#new-api-key").inner_text()
+    assert new_key.startswith("key_") and new_key != shop.api_key
+    await screenshot(page, "new-api-key")
+    await page.get_by_role("link", name="Sign in again").click()
+    await page.get_by_label("API key").fill(shop.api_key)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_have_text("That API key is not valid.")
+    await page.get_by_label("API key").fill(new_key)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/console/sales")
