@@ -12,6 +12,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp_session import get_session, session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet
@@ -36,6 +37,10 @@ HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
 }
+
+
+# Everything else changes something, so must carry the form's CSRF token.
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def is_console(path: str) -> bool:
@@ -84,7 +89,7 @@ def _secure(request: web.Request, response: web.StreamResponse) -> None:
 
 
 async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method == "POST" and not await _csrf_ok(request):
+    if request.method not in SAFE_METHODS and not await _csrf_ok(request):
         return await forbidden(request)
     try:
         return await handler(request)
@@ -103,7 +108,10 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
 async def _csrf_ok(request: web.Request) -> bool:
     session = await get_session(request)
     expected = session.get(CSRF_FIELD)
-    sent = (await request.post()).get(CSRF_FIELD)
+    try:
+        sent = (await request.post()).get(CSRF_FIELD)
+    except (ValueError, HttpProcessingError):  # no form at all (bad multipart, not UTF-8)
+        return False
     if not isinstance(expected, str) or not isinstance(sent, str):
         return False
     return hmac.compare_digest(sent.encode(), expected.encode())

@@ -197,3 +197,24 @@ async def test_a_refused_page_has_the_security_headers_too(client: TestClient):
     assert resp.headers["Content-Security-Policy"] == CSP
     resp = await client.post("/console/login", data={})
     assert resp.status == 403 and resp.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_hostile_posts_are_refused_never_a_500(client: TestClient, merchant: Merchant):
+    token = await sign_in(client, merchant)
+    bodies = [
+        (b"csrf=" + token.encode() + b"&api_key=%ff%fe", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe\x00garbage", "application/x-www-form-urlencoded; charset=utf-8"),
+        (b"--x\r\nbroken", "multipart/form-data; boundary=x"),
+        (b'{"csrf": "' + token.encode() + b'"}', "application/json"),
+        (b"", "text/plain"),
+    ]
+    for body, kind in bodies:
+        for path in ("/console/login", "/console/logout", "/console/language"):
+            resp = await client.post(
+                path, data=body, headers={"Content-Type": kind}, allow_redirects=False
+            )
+            assert resp.status in (303, 400, 401, 403), (path, kind, resp.status)
+    for method in ("PUT", "DELETE", "PATCH"):
+        resp = await client.request(method, "/console/logout", data={"csrf": token})
+        assert resp.status in (403, 405), method
+    await page(client, "/console/sales")  # still signed in
