@@ -44,8 +44,16 @@ def _events(traced: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _history(traced: dict[str, Any], names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The events named, with the fields the page shows (None where an event has none: a
+    StatusNoted, before the order was a sale, has a platform status but no status)."""
     return [
-        {"event": e["event"], "notification_id": e["notification_id"], **e["fields"]}
+        {
+            "event": e["event"],
+            "notification_id": e["notification_id"],
+            "timestamp": e["fields"].get("timestamp"),
+            "status": e["fields"].get("status"),
+            "platform_status": e["fields"].get("platform_status"),
+        }
         for e in traced["events"]
         if e["event"] in names
     ]

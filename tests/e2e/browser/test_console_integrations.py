@@ -8,7 +8,7 @@ from aiohttp import ClientSession
 from playwright.async_api import Page, expect
 
 from service.settings import Settings
-from tests.builders import CURL_BODY
+from tests.builders import CURL_BODY, shopify_body
 from tests.e2e.browser.conftest import no_horizontal_scroll, screenshot, sign_in
 from tests.e2e.http.console_client import sealed_merchant
 from tests.support import Merchant, wait_until
@@ -94,14 +94,27 @@ async def test_a_form_post_without_csrf_answers_403(page: Page, merchant: Mercha
 
 async def test_every_page_fits_375_px(page: Page, shop: Merchant, server: str):
     assert await _post_curl_test(f"{server}{shop.woo_orders()}") == 200
+    body, _ = shopify_body("shopify-order-shopify-rest-example-450789469.json")
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043-a-very-long-id",
+        "X-Shopify-Shop-Domain": "a-shop-with-a-rather-long-name-indeed.myshopify.com",
+    }
+    async with ClientSession() as http:
+        resp = await http.post(f"{server}{shop.shopify_orders()}", data=body, headers=headers)
+        assert resp.status == 200, await resp.text()
     await page.set_viewport_size({"width": 375, "height": 800})
     await page.goto("/console/login")
     assert await no_horizontal_scroll(page)
     await sign_in(page, shop)
-    sale = page.locator("tr.sale a.order").first
-    sale_path = await sale.get_attribute("href")
-    assert sale_path is not None
-    for path in ("/console/sales", sale_path, "/console/settings/integrations"):
+    paths = ["/console/sales", "/console/settings/integrations"]
+    for link in await page.locator("tr.sale a.order").all():
+        href = await link.get_attribute("href")
+        assert href is not None
+        paths.append(href)
+    assert len(paths) == 4
+    for path in paths:
         await page.goto(path)
         assert await no_horizontal_scroll(page), path
 

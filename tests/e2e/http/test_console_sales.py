@@ -134,3 +134,15 @@ async def test_a_sale_of_another_user_or_no_sale_is_a_404_page(
     html = await page(client, f"/console/sales/{answer['sale_id']}", status=404)
     assert "no such sale" in html
     await page(client, "/console/sales/not-a-uuid", status=404)
+
+
+async def test_a_sale_that_was_noted_before_it_was_one(client: TestClient, merchant: Merchant):
+    failed = woo_order(11, "failed", date_modified_gmt="2026-05-01T10:00:00")
+    await _post(client, merchant.woo_orders(), failed)
+    paid = woo_order(11, "processing", date_modified_gmt="2026-05-01T10:05:00")
+    answer = await _post(client, merchant.woo_orders(), paid)
+    await sign_in(client, merchant)
+    html = await page(client, f"/console/sales/{answer['sale_id']}")
+    history = html.split('class="cards history"')[1].split("</table>")[0]
+    assert "StatusNoted" in history and "failed" in history, history
+    assert "SaleRecorded" in history
