@@ -218,3 +218,13 @@ async def test_hostile_posts_are_refused_never_a_500(client: TestClient, merchan
         resp = await client.request(method, "/console/logout", data={"csrf": token})
         assert resp.status in (403, 405), method
     await page(client, "/console/sales")  # still signed in
+
+
+async def test_signing_in_starts_a_new_session_and_csrf_token(
+    client: TestClient, merchant: Merchant
+):
+    before = csrf_of(await page(client, "/console/login"))
+    after = await sign_in(client, merchant)
+    assert after != before
+    resp = await client.post("/console/logout", data={"csrf": before}, allow_redirects=False)
+    assert resp.status == 403  # the anonymous session's token is gone with it
