@@ -67,9 +67,11 @@ def forget_user(session: Session) -> None:
 
 async def require_user(request: web.Request) -> UUID:
     """The signed-in user; anyone else is sent to sign in, and brought back after."""
+    had_user = USER in await get_session(request)
     user_id = await signed_in_user(request)
     if user_id is None:
-        raise web.HTTPSeeOther(f"{LOGIN}?next={quote(request.path_qs, safe='/')}")
+        ended = "&expired=1" if had_user else ""
+        raise web.HTTPSeeOther(f"{LOGIN}?next={quote(request.path_qs, safe='/')}{ended}")
     return user_id
 
 
@@ -78,39 +80,46 @@ async def to_console(request: web.Request) -> web.StreamResponse:
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
+    goes = safe_next(request.query.get("next"))
     if await signed_in_user(request) is not None:
-        raise web.HTTPSeeOther(safe_next(request.query.get("next")))
-    return await _login(request, None)
+        raise web.HTTPSeeOther(goes)
+    message = None
+    if request.query.get("expired"):
+        message = "login.expired"
+    elif request.query.get("signed_out"):
+        message = "login.signed_out"
+    return await _login(request, message, goes)
 
 
 async def _login(
-    request: web.Request, message: str | None, status: int = 200, retry_after: int = 0
+    request: web.Request,
+    message: str | None,
+    goes: str,
+    status: int = 200,
+    retry_after: int = 0,
 ) -> web.Response:
-    context = {
-        "message": message,
-        "wait": retry_after,
-        "next": safe_next(request.query.get("next")),
-    }
+    context = {"message": message, "wait": retry_after, "next": goes}
     headers = {"Retry-After": str(retry_after)} if retry_after else None
     return await render(request, "login.html", context, status=status, headers=headers)
 
 
 async def sign_in(request: web.Request) -> web.StreamResponse:
     form = await request.post()
+    goes = safe_next(form.get("next"))
     raw = form.get("api_key")
     key = raw.strip() if isinstance(raw, str) else ""
     limiter = request.app[SIGN_IN_LIMITER]
     names = (f"address:{request.remote}", f"key:{key[:KEY_PREFIX_LENGTH]}")
     wait = limiter.retry_after(*names)
     if wait:
-        return await _login(request, "login.limited", 429, wait)
+        return await _login(request, "login.limited", goes, 429, wait)
     user_id = None
     if key and len(key) <= MAX_KEY_LENGTH and "\x00" not in key:
         async with connection(request.app[POOL]) as conn:
             user_id = await users.user_for_api_key(conn, key)
     if user_id is None:
         limiter.failed(*names)
-        return await _login(request, "login.failed", 401)
+        return await _login(request, "login.failed", goes, 401)
     old = await get_session(request)
     lang = old.get(LANG_FIELD)
     session = await new_session(request)  # a fresh session (and CSRF token) per sign-in
@@ -118,7 +127,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     session[SIGNED_IN_AT] = time.time()
     if lang in i18n.LANGUAGES:
         session[LANG_FIELD] = lang
-    raise web.HTTPSeeOther(safe_next(form.get("next")))
+    raise web.HTTPSeeOther(goes)
 
 
 async def sign_out(request: web.Request) -> web.StreamResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 from aiohttp.test_utils import TestClient
@@ -228,3 +229,27 @@ async def test_signing_in_starts_a_new_session_and_csrf_token(
     assert after != before
     resp = await client.post("/console/logout", data={"csrf": before}, allow_redirects=False)
     assert resp.status == 403  # the anonymous session's token is gone with it
+
+
+async def test_sign_in_brings_you_back_and_says_why_you_were_sent(
+    client: TestClient, merchant: Merchant, settings: Settings
+):
+    resp = await client.get("/console/sales?q=9999", allow_redirects=False)
+    login = resp.headers["Location"]
+    assert parse_qs(urlsplit(login).query) == {"next": ["/console/sales?q=9999"]}
+    html = await page(client, login)
+    assert 'name="next" value="/console/sales?q=9999"' in html
+    data = {"csrf": csrf_of(html), "api_key": "key_wrong", "next": "/console/sales?q=9999"}
+    resp = await client.post("/console/login", data=data)
+    assert 'name="next" value="/console/sales?q=9999"' in await resp.text()  # kept on failure
+    data["api_key"] = merchant.api_key
+    resp = await client.post("/console/login", data=data, allow_redirects=False)
+    assert resp.headers["Location"] == "/console/sales?q=9999"
+    token = csrf_of(await page(client, "/console/sales"))
+    await client.post("/console/logout", data={"csrf": token})
+    assert "You are signed out." in await page(client, "/console/login?signed_out=1")
+    old = {"user_id": str(merchant.user_id), "signed_in_at": time.time() - 13 * 3600}
+    client.session.cookie_jar.clear()
+    client.session.cookie_jar.update_cookies({COOKIE: _cookie(settings, old)})
+    resp = await client.get("/console/sales")
+    assert "Your session has ended. Sign in again." in await resp.text()
