@@ -120,6 +120,13 @@ class Settings:
     deliveries_max_age: timedelta = timedelta(days=90)
     deliveries_max_per_user: int = 100_000
     deliveries_prune_interval: float = 3600.0
+    # The console: the Fernet key of its session cookies (None: generated once into
+    # session_key_file and reused), how long a sign-in lasts, and the public base URL
+    # (None: the URL each request came to) the webhook URLs are shown with.
+    session_key: str | None = None
+    session_key_file: Path = field(default_factory=lambda: _state_dir() / "session.key")
+    session_lifetime: timedelta = timedelta(hours=12)
+    public_url: str | None = None
 
     @property
     def token_cache_file(self) -> Path:
@@ -160,7 +167,22 @@ class Settings:
             deliveries_max_per_user=_int(
                 env, "LEDGER_DELIVERIES_MAX_PER_USER", defaults.deliveries_max_per_user
             ),
+            session_key=env.get("LEDGER_SESSION_KEY") or None,
+            session_lifetime=timedelta(
+                hours=_int(env, "LEDGER_SESSION_HOURS", 12),
+            ),
+            public_url=_public_url(env.get("LEDGER_PUBLIC_URL") or None),
         )
+
+
+def _public_url(raw: str | None) -> str | None:
+    """An http(s) base URL without a trailing slash (webhook URLs are built on it)."""
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise SettingsError("LEDGER_PUBLIC_URL must look like https://HOST[:PORT][/PATH]")
+    return raw.rstrip("/")
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:

@@ -20,6 +20,8 @@ from uuid import UUID, uuid4
 import asyncpg
 import orjson
 
+from service.accounts.sealing import TokenSealer
+
 log = logging.getLogger(__name__)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -55,36 +57,48 @@ def new_secret(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(32)
 
 
-async def create_user(conn: asyncpg.Connection, name: str) -> NewSecrets:
+async def create_user(
+    conn: asyncpg.Connection, name: str, sealer: TokenSealer | None = None
+) -> NewSecrets:
+    """A new user; with a ``sealer``, the token is also kept sealed for the console."""
     if not NAME_PATTERN.match(name):
         raise InvalidUserNameError(name)
     user = NewSecrets(uuid4(), name, new_secret(TOKEN_PREFIX), new_secret(API_KEY_PREFIX))
     try:
         await conn.execute(
-            "INSERT INTO users (user_id, name, token_hash, api_key_hash) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO users (user_id, name, token_hash, api_key_hash, token_sealed)"
+            " VALUES ($1, $2, $3, $4, $5)",
             user.user_id,
             name,
             secret_hash(user.webhook_token),
             secret_hash(user.api_key),
+            None if sealer is None else sealer.seal(user.webhook_token),
         )
     except asyncpg.exceptions.UniqueViolationError:
         raise UserExistsError(name) from None
     return user
 
 
-async def rotate(conn: asyncpg.Connection, name: str, which: str) -> str:
-    """Replace the user's webhook token or API key; the old one stops working at once."""
-    column, prefix = {
-        "token": ("token", TOKEN_PREFIX),
-        "api_key": ("api_key", API_KEY_PREFIX),
-    }[which]
-    secret = new_secret(prefix)
-    updated = await conn.fetchval(
-        f"UPDATE users SET {column}_hash = $2, {column}_rotated_at = now()"  # noqa: S608
-        " WHERE name = $1 RETURNING user_id",
-        name,
-        secret_hash(secret),
-    )
+# Rotating a token replaces its sealed copy too (NULL without a key to seal the new one).
+_ROTATE_SQL = {
+    "token": "UPDATE users SET token_hash = $2, token_rotated_at = now(), token_sealed = $3"
+    " WHERE name = $1 RETURNING user_id",
+    "api_key": "UPDATE users SET api_key_hash = $2, api_key_rotated_at = now()"
+    " WHERE name = $1 RETURNING user_id",
+}
+
+
+async def rotate(
+    conn: asyncpg.Connection, name: str, which: str, sealer: TokenSealer | None = None
+) -> str:
+    """Replace the user's webhook token or API key; the old one stops working at once. A new
+    token is kept sealed too with a ``sealer`` (without one, no sealed copy is left: it would
+    be the old token's)."""
+    secret = new_secret(TOKEN_PREFIX if which == "token" else API_KEY_PREFIX)
+    args: list[Any] = [name, secret_hash(secret)]
+    if which == "token":
+        args.append(None if sealer is None else sealer.seal(secret))
+    updated = await conn.fetchval(_ROTATE_SQL[which], *args)
     if updated is None:
         raise UnknownUserError(name)
     return secret
@@ -189,3 +203,24 @@ class TokenCache:
 async def name_of(conn: asyncpg.Connection, user_id: UUID) -> str | None:
     name = await conn.fetchval("SELECT name FROM users WHERE user_id = $1", user_id)
     return None if name is None else str(name)
+
+
+async def api_key_rotated_at(conn: asyncpg.Connection, user_id: UUID) -> tuple[bool, Any]:
+    """Whether the user exists, and when their API key was last rotated (None: never)."""
+    row = await conn.fetchrow("SELECT api_key_rotated_at FROM users WHERE user_id = $1", user_id)
+    return (False, None) if row is None else (True, row["api_key_rotated_at"])
+
+
+async def revealed_token(
+    conn: asyncpg.Connection, user_id: UUID, sealer: TokenSealer
+) -> str | None:
+    """The user's current webhook token, when it is kept sealed under this key; else None."""
+    row = await conn.fetchrow(
+        "SELECT token_hash, token_sealed FROM users WHERE user_id = $1", user_id
+    )
+    if row is None or row["token_sealed"] is None:
+        return None
+    token = sealer.open(bytes(row["token_sealed"]))
+    if token is None or not hmac.compare_digest(secret_hash(token), bytes(row["token_hash"])):
+        return None
+    return token

@@ -10,7 +10,7 @@ from typing import Any
 
 from aggregates.values import PLATFORMS
 from projections.encoding import to_json
-from service.accounts import bindings, users
+from service.accounts import bindings, sealing, users
 from service.accounts import secrets as signing
 from service.cli.common import Command, connect, say
 from service.settings import Settings
@@ -38,14 +38,27 @@ def _secret_lines(token: str | None, api_key: str | None) -> list[str]:
         ]
     if api_key:
         lines.append(f"API key: {api_key}   (Authorization: Bearer <key>)")
-    lines.append("Shown once: store them now. Only their hashes are kept.")
+    lines.append(
+        "Shown once: store them now. Only their hashes are kept (and the token sealed with"
+        " this machine's key, for the console's Integrations tab)."
+    )
     return lines
+
+
+def _sealer(settings: Settings) -> sealing.TokenSealer | None:
+    """The key the console reveals tokens with; without one (var/ not writable), the token
+    is only hashed, and the console asks for a rotation before it can show it."""
+    try:
+        return sealing.sealer(settings)
+    except OSError as exc:
+        print(f"note: no key at {settings.session_key_file} ({exc.strerror})", file=sys.stderr)
+        return None
 
 
 async def cmd_users_create(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     conn = await connect(settings)
     try:
-        new = await users.create_user(conn, args.name)
+        new = await users.create_user(conn, args.name, _sealer(settings))
     finally:
         await conn.close()
     if args.json:
@@ -79,7 +92,7 @@ async def cmd_users_rotate(args: argparse.Namespace, settings: Settings, store: 
     which = "token" if args.command == "rotate-token" else "api_key"
     conn = await connect(settings)
     try:
-        secret = await users.rotate(conn, args.name, which)
+        secret = await users.rotate(conn, args.name, which, _sealer(settings))
     finally:
         await conn.close()
     say(f"user {args.name}: the old {which.replace('_', ' ')} no longer works")

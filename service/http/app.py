@@ -15,6 +15,7 @@ from projections.registry import all_projections
 from service.accounts.directory import Directory
 from service.audit.deliveries import run_pruning
 from service.http import audit_api, deliveries_api, metrics_api, openapi, query_api, webhooks
+from service.http.console.app import setup_console
 from service.http.errors import error_middleware, error_response
 from service.http.keys import (
     DELIVERY_LOG,
@@ -191,4 +192,5 @@ def create_app(
     metrics_api.add_routes(app)
     openapi.add_routes(app)
     deliveries_api.add_routes(app)
+    setup_console(app)
     return app

@@ -6,6 +6,8 @@ import asyncpg
 from aiohttp import web
 
 from service.intake.delivery_log import DeliveryLog
+from service.accounts.sealing import TokenSealer
+from service.http.console.ratelimit import AttemptLimiter
 from service.intake.intake import Intake
 from service.intake.observed import Observer
 from service.metrics.series import Metrics
@@ -31,3 +33,7 @@ DELIVERY_OBSERVERS: web.AppKey[list[Observer]] = web.AppKey("delivery_observers"
 METRICS = web.AppKey("metrics", Metrics)
 # The OpenAPI document, as the compact JSON bytes GET /api/openapi.json serves.
 OPENAPI = web.AppKey("openapi", bytes)
+# The console's failed sign-in attempts, per client address and per key prefix.
+SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", AttemptLimiter)
+# Opens the sealed webhook tokens the Integrations tab reveals (service/accounts/sealing.py).
+TOKEN_SEALER = web.AppKey("token_sealer", TokenSealer)

@@ -26,6 +26,7 @@ MIGRATIONS = (
     "0006_first_release_projection_tables.sql",
     "0007_append_function.sql",
     "0008_deliveries.sql",
+    "0009_sealed_tokens.sql",
 )
 # What releases before the numbering recorded for the first four files.
 _LEGACY_NAMES = {

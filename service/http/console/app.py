@@ -1,0 +1,42 @@
+"""The console's wiring: templates, the console middleware, its static files and routes.
+
+Added to the one app by service/http/app.py's create_app; each page group adds its routes
+here (docs/console.md: how a page is added).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from service.accounts import sealing
+from service.http.console import auth, integration_forms, integrations, sale, sales
+from service.http.console.ratelimit import AttemptLimiter
+from service.http.console.security import console_middleware
+from service.http.keys import SETTINGS, SIGN_IN_LIMITER, TOKEN_SEALER
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+def setup_console(app: web.Application) -> None:
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    key = sealing.master_key(app[SETTINGS])
+    app[SIGN_IN_LIMITER] = AttemptLimiter()
+    app[TOKEN_SEALER] = sealing.TokenSealer(key)
+    app.middlewares.append(console_middleware(app[SETTINGS], key))
+    app.router.add_static("/console/static", STATIC)
+    auth.add_routes(app)
+    sales.add_routes(app)
+    sale.add_routes(app)
+    integrations.add_routes(app)
+    integration_forms.add_routes(app)

@@ -1,0 +1,71 @@
+"""The console's two languages and money in each currency's own format (Babel).
+
+Messages are a dict per language of our own (messages.py) rather than gettext catalogs: two
+languages and a few hundred strings need no compile step at build time, a missing Spanish
+string is a unit test failure instead of a silent fallback, and templates read them with
+``t("key")``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency, format_decimal
+from markupsafe import Markup
+
+from service.http.console.messages import CORE
+from service.http.console.messages_integrations import INTEGRATIONS
+
+LANGUAGES = ("en", "es")
+DEFAULT_LANGUAGE = "en"
+# Babel's locale for each language: the way a Spanish speaker writes 1.234,56 US$.
+LOCALES = {"en": "en_US", "es": "es_ES"}
+# Every page group's table, merged: key -> (English, Spanish). A page group adds its own.
+CATALOGS: tuple[dict[str, tuple[str, str]], ...] = (CORE, INTEGRATIONS)
+MESSAGES: dict[str, dict[str, str]] = {
+    lang: {k: pair[i] for catalog in CATALOGS for k, pair in catalog.items()}
+    for i, lang in enumerate(LANGUAGES)
+}
+
+
+def choose(accept_language: str, chosen: str | None) -> str:
+    """The language switched to, else the best of Accept-Language, else English."""
+    if chosen in LANGUAGES:
+        return chosen
+    best, best_q = DEFAULT_LANGUAGE, 0.0
+    for part in accept_language.split(",")[:20]:
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and q > best_q:
+            best, best_q = primary, q
+    return best
+
+
+def translate(lang: str, key: str, **values: object) -> str:
+    text = MESSAGES[lang][key]
+    return text.format(**values) if values else text
+
+
+def money(lang: str, value: str | Decimal | None, currency: str | None) -> Markup:
+    """The amount as the currency writes it, with the exact stored value behind it."""
+    if value is None:
+        return Markup("")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        return Markup('<span class="money">{}</span>').format(value)
+    locale = LOCALES[lang]
+    if currency and len(currency) == 3 and currency.isalpha():
+        shown = format_currency(amount, currency.upper(), locale=locale)
+    else:
+        shown = format_decimal(amount, locale=locale, decimal_quantization=False)
+    exact = f"{value} {currency or ''}".strip()
+    return Markup('<span class="money" data-value="{}" title="{}">{}</span>').format(
+        str(value), exact, shown
+    )

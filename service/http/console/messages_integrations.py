@@ -1,0 +1,109 @@
+"""The Integrations tab's strings, English and Spanish (see messages.py)."""
+
+from __future__ import annotations
+
+INTEGRATIONS: dict[str, tuple[str, str]] = {
+    "int.title": ("Integrations", "Integraciones"),
+    "int.help": (
+        "Point each store at its webhook URL, send the test, then open Sales.",
+        "Configure cada tienda con su URL de webhook, envíe la prueba y abra Ventas.",
+    ),
+    "int.ep.woocommerce.order": ("WooCommerce orders", "Pedidos de WooCommerce"),
+    "int.ep.woocommerce.product": ("WooCommerce products", "Productos de WooCommerce"),
+    "int.ep.shopify.order": ("Shopify orders", "Pedidos de Shopify"),
+    "int.url": ("Webhook URL", "URL del webhook"),
+    "int.reveal": ("Reveal the token", "Mostrar el token"),
+    "int.copy": ("Copy", "Copiar"),
+    "int.copied": ("Copied", "Copiado"),
+    "int.masked": (
+        "The token is hidden; reveal it to copy the URLs.",
+        "El token está oculto; muéstrelo para copiar las URL.",
+    ),
+    "int.revealed": (
+        "The token is shown on this page only: reload it to hide the token again.",
+        "El token se muestra solo en esta página: recárguela para ocultarlo.",
+    ),
+    "int.rotated": (
+        "New token: this is the only time it is shown. The old URLs stop working now:"
+        " update your stores.",
+        "Token nuevo: solo se muestra esta vez. Las URL anteriores dejan de funcionar ya:"
+        " actualice sus tiendas.",
+    ),
+    "int.not_revealable": (
+        "This token cannot be shown again (it was made before the console, or by a ledger"
+        " without this service's key). Rotate it to get a new URL.",
+        "Este token no se puede volver a mostrar (se creó antes de la consola o con un ledger"
+        " sin la clave de este servicio). Rótelo para obtener una URL nueva.",
+    ),
+    "int.curl": ("Send the test", "Enviar la prueba"),
+    "int.curl_help": (
+        "The test from the docs, with your URL: run it, then open Sales and see Jane Doe.",
+        "La prueba de la documentación, con su URL: ejecútela y abra Ventas para ver a Jane Doe.",
+    ),
+    "int.last": ("Last delivery", "Última entrega"),
+    "int.never": ("No delivery yet.", "Todavía ninguna entrega."),
+    "int.outcome.recorded": ("recorded", "registrada"),
+    "int.outcome.quarantined": ("quarantined", "en cuarentena"),
+    "int.outcome.ping": ("ping", "ping"),
+    "int.platform.woocommerce": ("WooCommerce", "WooCommerce"),
+    "int.platform.shopify": ("Shopify", "Shopify"),
+    "int.secret": ("Signing secret", "Secreto de firma"),
+    "int.secret_set": (
+        "Set since {when}: deliveries must be signed.",
+        "Configurado desde {when}: las entregas deben venir firmadas.",
+    ),
+    "int.secret_none": (
+        "None: the token alone authenticates deliveries (they are unverified).",
+        "Ninguno: solo el token autentica las entregas (sin verificar).",
+    ),
+    "int.previous": (
+        "The previous secret still verifies until {when}.",
+        "El secreto anterior sigue verificando hasta {when}.",
+    ),
+    "int.secret_new": ("New signing secret", "Nuevo secreto de firma"),
+    "int.secret_save": ("Save the secret", "Guardar el secreto"),
+    "int.secret_clear": ("Clear the secret", "Quitar el secreto"),
+    "int.store": ("Bound store", "Tienda vinculada"),
+    "int.store_none": (
+        "None yet: the first delivery that names its store binds it.",
+        "Ninguna todavía: la primera entrega que nombre su tienda la vincula.",
+    ),
+    "int.bound_at": ("since {when}", "desde {when}"),
+    "int.unbind": ("Unbind the store", "Desvincular la tienda"),
+    "int.rotations": ("Rotate secrets", "Rotar secretos"),
+    "int.rotate_token": ("Rotate the webhook token", "Rotar el token del webhook"),
+    "int.rotate_token_help": (
+        "A new token and new URLs; the old ones stop working at once.",
+        "Un token y URL nuevos; los anteriores dejan de funcionar al instante.",
+    ),
+    "int.rotate_key": ("Rotate the API key", "Rotar la API key"),
+    "int.rotate_key_help": (
+        "A new API key; the old one stops working and you sign in again with the new one.",
+        "Una API key nueva; la anterior deja de funcionar y vuelve a entrar con la nueva.",
+    ),
+    "done.secret_set": ("The signing secret is saved.", "El secreto de firma está guardado."),
+    "done.secret_cleared": ("The signing secret is cleared.", "El secreto de firma se ha quitado."),
+    "done.unbound": ("The store is unbound.", "La tienda está desvinculada."),
+    "done.not_bound": ("No store was bound.", "No había ninguna tienda vinculada."),
+    "confirm.title": ("Are you sure?", "¿Está seguro?"),
+    "confirm.token": (
+        "Rotate the webhook token? Every store must then be given the new URLs: until then"
+        " their deliveries are refused (401).",
+        "¿Rotar el token del webhook? Cada tienda necesitará las URL nuevas: hasta entonces"
+        " sus entregas se rechazan (401).",
+    ),
+    "confirm.api_key": (
+        "Rotate the API key? Everything using the old one stops working, and you sign in"
+        " again with the new one.",
+        "¿Rotar la API key? Todo lo que use la anterior deja de funcionar y vuelve a entrar"
+        " con la nueva.",
+    ),
+    "confirm.yes": ("Yes, rotate", "Sí, rotar"),
+    "confirm.no": ("Cancel", "Cancelar"),
+    "newkey.title": ("Your new API key", "Su nueva API key"),
+    "newkey.help": (
+        "Shown this once: store it now. The old key no longer works; sign in with this one.",
+        "Se muestra solo esta vez: guárdela ya. La anterior ya no funciona; entre con esta.",
+    ),
+    "newkey.signin": ("Sign in again", "Entrar de nuevo"),
+}
