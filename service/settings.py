@@ -116,6 +116,11 @@ class Settings:
     session_key_file: Path = field(default_factory=lambda: _state_dir() / "session.key")
     session_lifetime: timedelta = timedelta(hours=12)
     public_url: str | None = None
+    # The delivery log's retention: rows older than this go, and each user's beyond the
+    # newest this many; pruned this often (seconds) by the service.
+    deliveries_max_age: timedelta = timedelta(days=90)
+    deliveries_max_per_user: int = 100_000
+    deliveries_prune_interval: float = 3600.0
 
     @property
     def token_cache_file(self) -> Path:
@@ -153,6 +158,12 @@ class Settings:
                 hours=_int(env, "LEDGER_SESSION_HOURS", 12),
             ),
             public_url=_public_url(env.get("LEDGER_PUBLIC_URL") or None),
+            deliveries_max_age=_days(
+                env, "LEDGER_DELIVERIES_MAX_AGE_DAYS", defaults.deliveries_max_age
+            ),
+            deliveries_max_per_user=_int(
+                env, "LEDGER_DELIVERIES_MAX_PER_USER", defaults.deliveries_max_per_user
+            ),
         )
 
 
@@ -182,6 +193,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name} must be positive, not {value}")
     return value
+
+
+_MAX_DAYS = 100 * 366
+
+
+def _days(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    days = _int(env, name, default.days)
+    if days > _MAX_DAYS:
+        raise SettingsError(f"{name} must be at most {_MAX_DAYS} (a century), not {days}")
+    return timedelta(days=days)
 
 
 _MAX_GRACE_HOURS = 366 * 24

@@ -78,9 +78,12 @@ async def start_client(settings: Settings) -> TestClient:
     return client
 
 
-async def ledger(database_url: str, *args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-    """Run ``ledger ARGS`` as a process against ``database_url``, feeding ``stdin`` if given."""
-    env = {**os.environ, "DATABASE_URL": database_url}
+async def ledger(
+    database_url: str, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Run ``ledger ARGS`` as a process against ``database_url``, feeding ``stdin`` if given,
+    with ``env`` added to the environment."""
+    env = {**os.environ, **(env or {}), "DATABASE_URL": database_url}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -33,6 +33,8 @@ class Platform(Protocol):
     SIGNATURE_HEADER: str
     # Topics whose snapshot brings a deleted object back.
     RESTORE_TOPICS: frozenset[str]
+    # The header saying when the platform's event happened (None: it sends none).
+    TRIGGERED_AT_HEADER: str | None
 
     def is_ping(self, headers: Mapping[str, str], body: bytes) -> bool: ...
 

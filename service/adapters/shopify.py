@@ -42,6 +42,7 @@ from service.adapters.topics import deleted_id, is_deletion_notice, unsupported_
 NAME = "shopify"
 HEADER_PREFIX = "x-shopify-"
 SIGNATURE_HEADER = "X-Shopify-Hmac-Sha256"
+TRIGGERED_AT_HEADER: str | None = "x-shopify-triggered-at"
 # Shopify has no trash: nothing is restored.
 RESTORE_TOPICS: frozenset[str] = frozenset()
 # What each topic announces. ``orders/edited`` is routed to the order parser as asked, but its

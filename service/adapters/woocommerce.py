@@ -43,6 +43,7 @@ from service.adapters.topics import deleted_id, is_deletion_notice, unsupported_
 NAME = "woocommerce"
 HEADER_PREFIX = "x-wc-"
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
+TRIGGERED_AT_HEADER: str | None = None  # WooCommerce sends none
 # Topics whose snapshot brings a deleted order or product back from the trash.
 RESTORE_TOPICS = frozenset({"order.restored", "product.restored"})
 

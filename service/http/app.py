@@ -13,10 +13,12 @@ from aiohttp import web
 
 from projections.registry import all_projections
 from service.accounts.directory import Directory
-from service.http import audit_api, query_api, webhooks
+from service.audit.deliveries import run_pruning
+from service.http import audit_api, deliveries_api, query_api, webhooks
 from service.http.console.app import setup_console
 from service.http.errors import error_middleware, error_response
-from service.http.keys import INTAKE, POOL, POOL_INIT, RUNNER, SETTINGS, STORE
+from service.http.keys import DELIVERY_LOG, INTAKE, POOL, POOL_INIT, RUNNER, SETTINGS, STORE
+from service.intake.delivery_log import DeliveryLog
 from service.intake.intake import Intake, pg_ingestor
 from service.intake.spool import Spool
 from service.projecting.runner import ProjectionRunner
@@ -51,6 +53,32 @@ async def _pool_ctx(app: web.Application, init: PoolInit | None = None) -> Async
     app[POOL_INIT] = init
     yield
     await pool.close()
+
+
+async def _delivery_log_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The delivery log's writer and its retention; closed after the intake, so the rows of
+    the last answers (and of the spool's last replays) are written before it goes."""
+    settings = app[SETTINGS]
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(settings.database_url, timeout=5, command_timeout=30)
+
+    deliveries = DeliveryLog(connect)
+    app[DELIVERY_LOG] = deliveries
+    tasks = [
+        _start(deliveries.run()),
+        _start(
+            run_pruning(
+                app[POOL],
+                settings.deliveries_max_age,
+                settings.deliveries_max_per_user,
+                settings.deliveries_prune_interval,
+            )
+        ),
+    ]
+    yield
+    await _stop(tasks)
+    await deliveries.close()
 
 
 async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -95,7 +123,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
         max_wait=settings.group_commit_wait,
     )
     ingestor = pg_ingestor(pool, store, settings, directory, committer)
-    intake = Intake(pool, ingestor, spool, settings, runner, directory)
+    intake = Intake(pool, ingestor, spool, settings, runner, directory, app[DELIVERY_LOG])
     app[RUNNER] = runner
     app[INTAKE] = intake
     await intake.refresh_token_cache()
@@ -108,11 +136,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     if runner is not None:
         tasks.append(_start(runner.run()))
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await _stop(tasks)
     await committer.close()
     intake.close()
     spool.unlock()
@@ -120,6 +144,14 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def _start(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
     return asyncio.get_running_loop().create_task(coro)
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def create_app(
@@ -136,10 +168,12 @@ def create_app(
     app[SETTINGS] = settings
     app[STORE] = store if store is not None else EventStore()
     app.cleanup_ctx.append(functools.partial(_pool_ctx, init=pool_init))
+    app.cleanup_ctx.append(_delivery_log_ctx)
     app.cleanup_ctx.append(_intake_ctx)
     app.router.add_get("/healthz", healthz)
     webhooks.add_routes(app)
     query_api.add_routes(app)
     audit_api.add_routes(app)
     setup_console(app)
+    deliveries_api.add_routes(app)
     return app

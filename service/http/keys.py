@@ -6,6 +6,7 @@ import asyncpg
 from aiohttp import web
 
 from service.http.console.ratelimit import AttemptLimiter
+from service.intake.delivery_log import DeliveryLog
 from service.intake.intake import Intake
 from service.projecting.runner import ProjectionRunner
 from service.settings import Settings
@@ -17,6 +18,8 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 # The one EventStore (its mapper and transcoder) every handler and task reads and writes with.
 STORE = web.AppKey("store", EventStore)
 INTAKE = web.AppKey("intake", Intake)
+# The delivery log's buffered writer: every webhook answer queues its row there.
+DELIVERY_LOG = web.AppKey("delivery_log", DeliveryLog)
 RUNNER: web.AppKey[ProjectionRunner | None] = web.AppKey("runner")
 # Run on each new database connection of the request path (None in service; the benchmark
 # and tests count statements with it).

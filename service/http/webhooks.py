@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiohttp import web
 
 from service.adapters.headers import delivery_headers
 from service.adapters.registry import PLATFORMS
 from service.http.errors import BodyTimeoutError, IncompleteBodyError
-from service.http.keys import INTAKE, SETTINGS
+from service.http.keys import DELIVERY_LOG, INTAKE, SETTINGS
+from service.intake.delivery import SpooledDelivery
+from service.intake.delivery_rows import log_row
+from service.intake.errors import IntakeFullError
 from service.intake.ingest import KEPT, RECORDED, Answer
 
 log = logging.getLogger(__name__)
@@ -47,16 +51,38 @@ async def _read(request: web.Request, platform: str) -> bytes:
         raise IncompleteBodyError() from None
 
 
-async def _receive(request: web.Request, platform: str, kind: str) -> web.Response:
+async def _receive(request: web.Request, platform: str, endpoint: str) -> web.Response:
+    started = time.perf_counter()
     body = await _read(request, platform)
     adapter = PLATFORMS[platform]
-    if adapter.is_ping(request.headers, body):
-        kind = "ping"
+    kind = "ping" if adapter.is_ping(request.headers, body) else endpoint
     headers = delivery_headers(request.headers, adapter.HEADER_PREFIX)
-    answer = await request.app[INTAKE].receive(
-        request.match_info["token"], platform, kind, headers, body
-    )
-    return web.json_response(answer.body, status=http_status(answer))
+    try:
+        answer = await request.app[INTAKE].receive(
+            request.match_info["token"], platform, kind, headers, body
+        )
+    except IntakeFullError as err:
+        if err.delivery is not None:
+            _log(request, err.delivery, None, endpoint, 503, started)
+        raise
+    status = http_status(answer)
+    if answer.delivery is not None:
+        _log(request, answer.delivery, answer, endpoint, status, started)
+    return web.json_response(answer.body, status=status)
+
+
+def _log(
+    request: web.Request,
+    delivery: SpooledDelivery,
+    answer: Answer | None,
+    endpoint: str,
+    status: int,
+    started: float,
+) -> None:
+    """Queue the delivery's log row (written in the background: no round trip here)."""
+    took = (time.perf_counter() - started) * 1000
+    row = log_row(delivery, answer, endpoint=endpoint, status=status, duration_ms=took)
+    request.app[DELIVERY_LOG].add(row)
 
 
 async def woocommerce_order(request: web.Request) -> web.Response:

@@ -12,7 +12,7 @@ the inbox; when even that cannot be done, the answer says so. An answer names wh
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, get_args
 from uuid import UUID
@@ -48,11 +48,16 @@ OUTCOMES = RECORDED | KEPT | REFUSED | {"ping"}
 @dataclass(frozen=True)
 class Answer:
     """What became of a delivery (``outcome``: ``recorded``, ``quarantined``, ...), what to
-    tell the platform, and the log position the answer's events reached."""
+    tell the platform, and the log position the answer's events reached; for the delivery
+    log, the positions of every event it appended, how it was verified (None: not checked)
+    and the delivery itself (the intake sets it)."""
 
     outcome: str
     body: dict[str, Any]
     notification_id: int | None = None
+    positions: tuple[int, ...] = ()
+    verification: str | None = None
+    delivery: SpooledDelivery | None = None
 
 
 PING = Answer("ping", {"status": "ping"})
@@ -78,21 +83,16 @@ class Ingestor:
             return await self._ingest(store, d, keep_rejected)
 
     async def _ingest(self, store: IntakeStore, d: SpooledDelivery, keep: bool) -> Answer:
+        verification = await _verification(store, d)
+        answer = await self._decide(store, d, verification, keep)
+        return replace(answer, verification=verification)
+
+    async def _decide(
+        self, store: IntakeStore, d: SpooledDelivery, verification: str, keep: bool
+    ) -> Answer:
         platform = PLATFORMS[d.platform]
-        verification = UNVERIFIED
-        now = datetime.now(UTC)
-        candidates = await store.signing_secrets(d.user_id, d.platform, now)
-        if candidates:
-            verification = secrets.verify(d.platform, d.headers, d.body, candidates)
-            if verification != SIGNATURE_VALID:
-                # Never refused on a cached copy: a secret set a moment ago counts.
-                candidates = await store.signing_secrets(d.user_id, d.platform, now, fresh=True)
-                if candidates:
-                    verification = secrets.verify(d.platform, d.headers, d.body, candidates)
-                else:
-                    verification = UNVERIFIED
-            if verification not in (SIGNATURE_VALID, UNVERIFIED):
-                return await _refuse_signature(store, platform, d, verification, keep)
+        if verification not in (SIGNATURE_VALID, UNVERIFIED):
+            return await _refuse_signature(store, platform, d, verification, keep)
         delivery = platform.delivery_from_headers(
             d.headers,
             received_at=d.received_at,
@@ -133,6 +133,22 @@ class Ingestor:
                 " (LEDGER_INBOX_MAX_PER_USER): reprocess or dismiss some"
             )
         return Answer(body["status"], body)
+
+
+async def _verification(store: IntakeStore, d: SpooledDelivery) -> str:
+    """How the delivery authenticates: unverified (no secret set), or the signature's check."""
+    now = datetime.now(UTC)
+    candidates = await store.signing_secrets(d.user_id, d.platform, now)
+    if not candidates:
+        return UNVERIFIED
+    verification = secrets.verify(d.platform, d.headers, d.body, candidates)
+    if verification != SIGNATURE_VALID:
+        # Never refused on a cached copy: a secret set a moment ago counts.
+        candidates = await store.signing_secrets(d.user_id, d.platform, now, fresh=True)
+        if not candidates:
+            return UNVERIFIED
+        verification = secrets.verify(d.platform, d.headers, d.body, candidates)
+    return verification
 
 
 async def _record(
@@ -187,9 +203,9 @@ async def _order(
     external_id: str,
     command: Callable[[Order], str],
 ) -> Answer:
-    order_id, outcome, position = await _write(store, d, delivery, Order, external_id, command)
+    order_id, outcome, positions = await _write(store, d, delivery, Order, external_id, command)
     body = {"status": outcome, "sale_id": str(order_id), "external_id": external_id}
-    return Answer(outcome, body, position)
+    return Answer(outcome, body, positions[-1] if positions else None, positions)
 
 
 async def _product(
@@ -199,9 +215,9 @@ async def _product(
     external_id: str,
     command: Callable[[Product], str],
 ) -> Answer:
-    _, outcome, position = await _write(store, d, delivery, Product, external_id, command)
+    _, outcome, positions = await _write(store, d, delivery, Product, external_id, command)
     body = {"status": outcome, "product_ref": f"{d.platform}:{external_id}"}
-    return Answer(outcome, body, position)
+    return Answer(outcome, body, positions[-1] if positions else None, positions)
 
 
 async def _write(
@@ -211,9 +227,9 @@ async def _write(
     kind: type[Order] | type[Product],
     external_id: str,
     command: Callable[[Any], str],
-) -> tuple[UUID, str, int | None]:
+) -> tuple[UUID, str, tuple[int, ...]]:
     """Decide with the delivery's aggregate (opened if new) and record what it decided:
-    the aggregate's id, the outcome, and the position its newest event reached."""
+    the aggregate's id, the outcome, and the positions of the events it appended."""
     aggregate_id = kind.create_id(d.user_id, d.platform, external_id)
 
     async def decide(history: list[Recorded]) -> tuple[Any, str]:
@@ -223,7 +239,7 @@ async def _write(
 
     raw = (d.body_sha256, d.body)
     written = await store.write(aggregate_id, decide, raw, (d.user_id, d.platform, delivery.source))
-    return aggregate_id, written.result, (written.positions[-1] if written.positions else None)
+    return aggregate_id, written.result, written.positions
 
 
 async def _refuse_signature(

@@ -26,6 +26,7 @@ import logging
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -34,6 +35,8 @@ import asyncpg
 from service.accounts import users
 from service.accounts.directory import Directory
 from service.intake.delivery import SpooledDelivery
+from service.intake.delivery_log import DeliveryLog
+from service.intake.delivery_rows import SPOOL, log_row
 from service.intake.errors import IntakeFullError, UnknownTokenError
 from service.intake.ingest import PING, QUEUED, SPOOLED, Answer, Ingestor
 from service.intake.keeping import pg_stores
@@ -99,6 +102,7 @@ class Intake:
         settings: Settings,
         runner: ProjectionRunner | None = None,
         directory: Directory | None = None,
+        deliveries: DeliveryLog | None = None,
     ) -> None:
         self.pool = pool
         self.ingestor = ingestor
@@ -106,6 +110,7 @@ class Intake:
         self.settings = settings
         self.runner = runner
         self.directory = directory if directory is not None else Directory()
+        self.deliveries = deliveries  # the delivery log: the spool's replays write to it
         self.cache = users.TokenCache(settings.token_cache_file, spool.database)
         self.cache.load()
         self._drain_lock = asyncio.Lock()
@@ -122,6 +127,7 @@ class Intake:
     async def receive(
         self, token: str, platform: str, kind: str, headers: Mapping[str, str], body: bytes
     ) -> Answer:
+        """What became of a delivery, the delivery itself attached (for the delivery log)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.answer_deadline
         user_id, state = await self._authenticate(token)
@@ -135,6 +141,10 @@ class Intake:
             body=body,
             received_at=datetime.now(UTC),
         )
+        return replace(await self._receive(delivery, state, deadline), delivery=delivery)
+
+    async def _receive(self, delivery: SpooledDelivery, state: str, deadline: float) -> Answer:
+        loop = asyncio.get_running_loop()
         if state == "down" or self._behind_spool:
             return await self._spool(delivery, SPOOLED)
         if state == "busy" or self.overloaded():
@@ -196,7 +206,7 @@ class Intake:
             if answer is PING:
                 log.warning("database unavailable and spool full: a ping was not recorded")
                 return answer
-            raise IntakeFullError() from None
+            raise IntakeFullError(delivery) from None
         self._spooled.set()
         if kept is SPOOLED:
             self._behind_spool = True
@@ -233,7 +243,18 @@ class Intake:
         async def remove(entry_id: str) -> None:
             await asyncio.to_thread(self.spool.remove, entry_id)
 
-        return await replay(entries, read, self.ingestor.ingest, remove, self._calm)
+        return await replay(entries, read, self._ingest_logged, remove, self._calm)
+
+    async def _ingest_logged(self, d: SpooledDelivery) -> Answer:
+        """Record a spooled delivery; its log row (a second one: the first said spooled or
+        queued) says what became of it. A ping's says nothing new, so it has none."""
+        started = asyncio.get_running_loop().time()
+        answer = await self.ingestor.ingest(d)
+        if self.deliveries is not None and d.kind != "ping":
+            took = (asyncio.get_running_loop().time() - started) * 1000
+            row = log_row(d, answer, endpoint=d.kind, status=None, duration_ms=took, via=SPOOL)
+            self.deliveries.add(row)
+        return answer
 
     async def _calm(self) -> None:
         """Wait while overloaded: replaying now would only add to it; new deliveries come

@@ -25,6 +25,7 @@ MIGRATIONS = (
     "0005_projection_versions.sql",
     "0006_first_release_projection_tables.sql",
     "0007_append_function.sql",
+    "0008_deliveries.sql",
 )
 # What releases before the numbering recorded for the first four files.
 _LEGACY_NAMES = {

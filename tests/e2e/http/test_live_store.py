@@ -175,6 +175,20 @@ async def test_the_live_day_ends_where_the_store_did(
     gift = await _get(client, merchant, "/api/stock/woocommerce:18/history")
     assert gift["movements"] == []
 
+    # The auditor's question: did WooCommerce ever send the deletion of order 25? No: the
+    # log holds its three deliveries (created pending, the same bytes again as an update,
+    # then paid), and no deletion among them, where it does hold order 24's (the trash).
+    order25 = (await _get(client, merchant, "/api/deliveries?external_id=25"))["deliveries"]
+    assert [(d["topic"], d["outcome"]) for d in reversed(order25)] == [
+        ("order.created", "received"),
+        ("order.updated", "duplicate"),
+        ("order.updated", "recorded"),
+    ]
+    assert not [d for d in order25 if d["topic"] == "order.deleted"]
+    deletions = (await _get(client, merchant, "/api/deliveries?topic=order.deleted"))["deliveries"]
+    assert [(d["external_id"], d["outcome"]) for d in deletions] == [("24", "deleted")]
+    assert {d["verification"] for d in order25 + deletions} == {"signature_valid"}
+
 
 def _shuffled(seed: int) -> list[LiveDelivery]:
     """The day after the catalogue, in a random order, but for the trash and restore notices
