@@ -121,6 +121,9 @@ class Settings:
     deliveries_max_age: timedelta = timedelta(days=90)
     deliveries_max_per_user: int = 100_000
     deliveries_prune_interval: float = 3600.0
+    # The console's deliveries page says a platform has gone silent when its newest delivery
+    # is older than this (a store that stopped sending is otherwise noticed by nobody).
+    silent_after: timedelta = timedelta(hours=24)
 
     @property
     def token_cache_file(self) -> Path:
@@ -164,6 +167,7 @@ class Settings:
             deliveries_max_per_user=_int(
                 env, "LEDGER_DELIVERIES_MAX_PER_USER", defaults.deliveries_max_per_user
             ),
+            silent_after=_hours(env, "LEDGER_SILENT_HOURS", defaults.silent_after),
         )
 
 

@@ -12,7 +12,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from service.http.console import auth, sales
+from service.http.console import auth, deliveries, products, reconcile, sales, stock
 from service.http.console.ratelimit import AttemptLimiter
 from service.http.console.security import console_middleware
 from service.http.keys import SETTINGS, SIGN_IN_LIMITER
@@ -34,3 +34,7 @@ def setup_console(app: web.Application) -> None:
     app.router.add_static("/console/static", STATIC)
     auth.add_routes(app)
     sales.add_routes(app)
+    stock.add_routes(app)
+    products.add_routes(app)
+    deliveries.add_routes(app)
+    reconcile.add_routes(app)
