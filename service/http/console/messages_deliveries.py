@@ -34,6 +34,7 @@ DELIVERIES: dict[str, tuple[str, str]] = {
     "delivery.verification": ("Verification", "Verificación"),
     "delivery.sha256": ("Body sha256", "sha256 del cuerpo"),
     "delivery.body_not_kept": ("(body not kept)", "(cuerpo no guardado)"),
+    "delivery.body_in_inbox": ("(body kept in the inbox)", "(cuerpo guardado en la bandeja)"),
     "delivery.size": ("Size", "Tamaño"),
     "delivery.bytes": ("{n} bytes", "{n} bytes"),
     "delivery.ids": ("Platform ids", "Ids de la plataforma"),

@@ -237,3 +237,20 @@ async def test_reconcile_shows_the_drift_and_applies_it_once_confirmed(
     await page(client, "/console/reconcile?adjusted=-1", status=400)
     resp = await client.post("/console/reconcile", data={"key": keys}, allow_redirects=False)
     assert resp.status == 403
+
+
+async def test_the_pages_speak_spanish(client: TestClient, merchant: Merchant):
+    await _shop(client, merchant)
+    await sign_in(client, merchant)
+    es = {"Accept-Language": "es-ES,es;q=0.9"}
+    for path, heading in (
+        ("/console/stock", "Existencias"),
+        ("/console/products", "Productos"),
+        ("/console/deliveries", "Entregas"),
+        ("/console/reconcile", "Conciliar"),
+    ):
+        resp = await client.get(path, headers=es)
+        assert f"<h1>{heading}</h1>" in await resp.text(), path
+    resp = await client.get("/console/stock/woocommerce:42", headers=es)
+    html = await resp.text()
+    assert "Ajustar las existencias" in html and "vendido" in html
