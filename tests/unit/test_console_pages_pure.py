@@ -13,6 +13,7 @@ from aggregates.values import PLATFORMS
 from service.http.console import deliveries, i18n, stock
 from service.http.console.chart import Point, level_chart
 from service.http.console.stock import ref_path
+from service.settings import Settings, SettingsError
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 TEMPLATES = Path(deliveries.__file__).resolve().parent / "templates"
@@ -75,6 +76,14 @@ def test_a_platform_is_silent_when_its_newest_delivery_is_older_than_the_setting
     assert deliveries.silent(last, 1, now)[1]["platform"] == "woocommerce"
     assert deliveries.silent(last, 48, now) == []
     assert deliveries.silent({}, 24, now) == []  # never heard from: not "connected"
+
+
+def test_silent_hours_is_a_setting_of_24_by_default():
+    assert Settings.from_env({}).silent_after == timedelta(hours=24)
+    assert Settings.from_env({"LEDGER_SILENT_HOURS": "6"}).silent_after == timedelta(hours=6)
+    for bad in ("soon", "0", "-3"):
+        with pytest.raises(SettingsError, match="LEDGER_SILENT_HOURS"):
+            Settings.from_env({"LEDGER_SILENT_HOURS": bad})
 
 
 @pytest.mark.parametrize(

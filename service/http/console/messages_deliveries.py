@@ -48,6 +48,7 @@ DELIVERIES: dict[str, tuple[str, str]] = {
     "delivery.inbox_state": ("State", "Estado"),
     "delivery.inbox_reason": ("Why it was kept", "Por qué se guardó"),
     "delivery.reprocessed_at": ("Reprocessed", "Reprocesada"),
+    "delivery.became": ("What became of it", "Qué fue de ella"),
     "delivery.reprocess": ("Reprocess…", "Reprocesar…"),
     "delivery.dismiss": ("Dismiss…", "Descartar…"),
     "delivery.cancel": ("Cancel", "Cancelar"),

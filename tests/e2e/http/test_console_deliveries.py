@@ -157,7 +157,9 @@ async def test_reprocess_a_quarantined_delivery_once_confirmed(
     assert resp.headers["Location"] == f"/console/deliveries/{delivery_id}?done=recorded"
     html = await page(client, resp.headers["Location"])
     assert "it is in the ledger now" in html and 'class="inbox-state">reprocessed<' in html
-    assert [s["external_id"] for s in await sales_of(client, merchant)] == ["77"]
+    [sale] = await sales_of(client, merchant)
+    assert sale["external_id"] == "77"
+    assert f'href="/console/sales/{sale["sale_id"]}"' in html
     # Done: no buttons, and a second POST is a 404 page, not a second sale.
     assert f"{delivery_id}/reprocess" not in html
     resp = await client.post(url, data={"csrf": csrf}, allow_redirects=False)

@@ -86,6 +86,8 @@ async def test_a_products_history_links_its_sale_and_draws_the_level(
     assert '<path class="level"' in svg and "<title" in svg
     assert "style=" not in svg and "<script" not in svg
     assert re.search(r"<script(?![^>]*\bsrc=)", html) is None  # no inline script at all
+    for bad in ("after=x", "after=-1", "after=" + "9" * 30):
+        await page(client, f"/console/stock/woocommerce:42?{bad}", status=400)
     # The same product by its percent-encoded reference.
     assert '<dd class="level" id="level">-2</dd>' in await page(
         client, "/console/stock/woocommerce%3A42"
