@@ -97,8 +97,8 @@ DELIVERIES: dict[str, tuple[str, str]] = {
     "reconcile.reported_at": ("Counted", "Contado"),
     "reconcile.apply": ("Apply these counts…", "Aplicar estos recuentos…"),
     "reconcile.confirm_text": (
-        "{n} adjustments will be added, one per product above.",
-        "Se añadirán {n} ajustes, uno por producto de la lista.",
+        "Adjustments to be added: {n}, one per product above.",
+        "Ajustes que se añadirán: {n}, uno por producto de la lista.",
     ),
     "reconcile.apply_yes": ("Yes, apply them", "Sí, aplicarlos"),
     "reconcile.cancel": ("Cancel", "Cancelar"),

@@ -222,7 +222,7 @@ async def test_reconcile_shows_the_drift_and_applies_it_once_confirmed(
     assert 'action="/console/reconcile"' not in html
     html = await page(client, "/console/reconcile/confirm")
     keys = re.findall(r'name="key" value="([^"]+)"', html)
-    assert len(keys) == 1 and "1 adjustments will be added" in html
+    assert len(keys) == 1 and "Adjustments to be added: 1," in html
     form = {"csrf": csrf, "key": keys}
     resp = await client.post("/console/reconcile", data=form, allow_redirects=False)
     assert resp.status == 303
