@@ -78,14 +78,3 @@ async def search_sales(
 async def sales_totals(conn: Any, user_id: UUID, where: SaleFilter) -> list[dict[str, Any]]:
     rows = await conn.fetch(_TOTALS, user_id, *where.args())
     return [dict(r) for r in rows]
-
-
-async def newest_sale(conn: Any, user_id: UUID, platform: str) -> dict[str, Any] | None:
-    """The platform's most recently recorded sale: its id, external id and when."""
-    row = await conn.fetchrow(
-        "SELECT sale_id, external_id, recorded_at FROM sales WHERE user_id = $1"
-        " AND platform = $2 ORDER BY recorded_at DESC, sale_id DESC LIMIT 1",
-        user_id,
-        platform,
-    )
-    return None if row is None else dict(row)

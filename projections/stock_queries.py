@@ -27,7 +27,10 @@ platform_reported_quantity - quantity AS drift
 """
 _LIST = """
 SELECT {columns} FROM stock_levels WHERE user_id = $1 AND ($2::text IS NULL OR product_ref > $2)
-    AND ($4::bool IS NULL OR {tracked} = $4) ORDER BY product_ref LIMIT $3
+    AND ($4::bool IS NULL OR {tracked} = $4)
+    AND ($5::text IS NULL OR strpos(lower(product_ref || ' ' || coalesce(name, '') || ' '
+        || coalesce(sku, '')), lower($5)) > 0)
+    ORDER BY product_ref LIMIT $3
 """
 _GET = "SELECT {columns} FROM stock_levels WHERE user_id = $1 AND product_ref = $2"
 
@@ -46,9 +49,11 @@ async def list_stock(
     limit: int,
     after: str | None = None,
     tracked: bool | None = None,
+    text: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of stock items by product reference; ``tracked`` keeps only the products the
-    platform counts (True) or says it does not (False)."""
+    platform counts (True) or says it does not (False); ``text``, those whose reference,
+    name or SKU contains it (any case; taken literally, no wildcards)."""
     rows = await fetch_versioned(
         conn,
         _LIST.format(columns=_COLUMNS, tracked="tracked"),
@@ -57,6 +62,7 @@ async def list_stock(
         after,
         limit + 1,
         tracked,
+        text,
     )
     page = rows[:limit]
     next_after = page[-1]["product_ref"] if len(rows) > limit else None

@@ -127,6 +127,9 @@ class Settings:
     session_key_file: Path = field(default_factory=lambda: _state_dir() / "session.key")
     session_lifetime: timedelta = timedelta(hours=12)
     public_url: str | None = None
+    # The console's deliveries page says a platform has gone silent when its newest delivery
+    # is older than this (a store that stopped sending is otherwise noticed by nobody).
+    silent_after: timedelta = timedelta(hours=24)
 
     @property
     def token_cache_file(self) -> Path:
@@ -172,6 +175,7 @@ class Settings:
                 hours=_int(env, "LEDGER_SESSION_HOURS", 12),
             ),
             public_url=_public_url(env.get("LEDGER_PUBLIC_URL") or None),
+            silent_after=_hours(env, "LEDGER_SILENT_HOURS", defaults.silent_after),
         )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -12,7 +11,7 @@ import asyncpg
 from service.accounts import users
 from service.cli.common import Command, CommandError, connect, say
 from service.intake import inbox
-from service.intake.ingest import REFUSED
+from service.intake.inbox_reprocess import reprocess_entry
 from service.intake.intake import pg_ingestor
 from service.settings import Settings
 from service.store.db import DatabaseUnavailableError, create_pool
@@ -76,7 +75,7 @@ async def _reprocess(
     still = failed = 0
     for inbox_id, delivery in entries:
         try:
-            answer = await ingestor.ingest(delivery, keep_rejected=False)
+            again = await reprocess_entry(pool, ingestor, inbox_id, delivery)
         except DatabaseUnavailableError:
             raise
         except Exception as exc:  # a bug on this entry must not keep the others from going
@@ -84,20 +83,13 @@ async def _reprocess(
             log.exception("reprocessing inbox entry %s failed", inbox_id)
             say(f"{inbox_id}: failed ({type(exc).__name__}); left in the inbox, going on")
             continue
-        body = answer.body
-        async with pool.acquire() as conn:
-            if answer.outcome in REFUSED:
-                still += 1
-                reason = body.get("reason") or body.get("error") or "rejected"
-                await inbox.still_quarantined(
-                    conn, inbox_id, reason, body.get("field"), body["detail"]
-                )
-                say(
-                    f"{inbox_id}: still quarantined: {body.get('field') or reason} {body['detail']}"
-                )
-            else:
-                await inbox.mark_reprocessed(conn, inbox_id, body, datetime.now(UTC))
-                say(f"{inbox_id}: {body['status']} {body.get('sale_id', '')}".rstrip())
+        body = again.body
+        if not again.recorded:
+            still += 1
+            why = body.get("field") or again.reason
+            say(f"{inbox_id}: still quarantined: {why} {body['detail']}")
+        else:
+            say(f"{inbox_id}: {body['status']} {body.get('sale_id', '')}".rstrip())
     done = len(entries) - still - failed
     say(f"{done} reprocessed, {still} still quarantined, {failed} failed")
     return 0 if still == failed == 0 else 1

@@ -9,14 +9,13 @@ process is in the answer to a query that follows it.
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from aggregates.values import PLATFORMS
 from service.audit import deliveries
 from service.http.errors import InvalidParameterError, NotFoundError
-from service.http.keys import DELIVERY_LOG, POOL, SETTINGS
+from service.http.freshness import own_deliveries_logged
+from service.http.keys import POOL
 from service.http.params import (
     MAX_INT,
     MAX_KEY_LENGTH,
@@ -55,21 +54,12 @@ def _query(request: web.Request) -> deliveries.DeliveryQuery:
     )
 
 
-async def _written(request: web.Request) -> None:
-    """Wait (a little) for this process's queued log rows to be written."""
-    pending = asyncio.shield(request.app[DELIVERY_LOG].flush())
-    try:
-        await asyncio.wait_for(pending, request.app[SETTINGS].read_your_writes_timeout)
-    except TimeoutError:
-        pass  # the database is slow or away: answer with what is written
-
-
 async def list_deliveries(request: web.Request) -> web.Response:
     user_id = await authenticate(request)
     query = _query(request)
     limit = int_param(request, "limit", DEFAULT_LIMIT, 1, deliveries.MAX_LIMIT)
     cursor = _text(request, "cursor")
-    await _written(request)
+    await own_deliveries_logged(request)
     async with connection(request.app[POOL]) as conn:
         try:
             page = await deliveries.list_deliveries(conn, user_id, query, cursor, limit)
@@ -83,7 +73,7 @@ async def get_delivery(request: web.Request) -> web.Response:
     raw = request.match_info["delivery_id"]
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and 0 < int(raw) <= MAX_INT):
         raise NotFoundError("no such delivery")
-    await _written(request)
+    await own_deliveries_logged(request)
     async with connection(request.app[POOL]) as conn:
         found = await deliveries.get_delivery(conn, user_id, int(raw))
     if found is None:

@@ -14,12 +14,13 @@ and from ``projection_positions`` otherwise (projections running in another proc
 
 from __future__ import annotations
 
+import asyncio
 from uuid import UUID
 
 from aiohttp import web
 
 from projections.registry import all_projections
-from service.http.keys import POOL, RUNNER, SETTINGS
+from service.http.keys import DELIVERY_LOG, POOL, RUNNER, SETTINGS
 from service.http.params import authenticate
 from service.projecting.caught_up import user_head, wait_applied
 from service.store.db import connection
@@ -46,3 +47,14 @@ async def own_writes_applied(request: web.Request, user_id: UUID) -> bool:
             return await runner.wait_for(head, within)
         names = [p.name for p in all_projections()]
         return await wait_applied(conn, names, head, within)
+
+
+async def own_deliveries_logged(request: web.Request) -> None:
+    """Wait, bounded like the projections, for this process's queued delivery-log rows to
+    be written (the log is written in the background), so a reader sees the deliveries
+    this process answered."""
+    pending = asyncio.shield(request.app[DELIVERY_LOG].flush())
+    try:
+        await asyncio.wait_for(pending, request.app[SETTINGS].read_your_writes_timeout)
+    except TimeoutError:
+        pass  # the database is slow or away: answer with what is written

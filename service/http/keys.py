@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
-from service.intake.delivery_log import DeliveryLog
 from service.accounts.sealing import TokenSealer
 from service.http.console.ratelimit import AttemptLimiter
+from service.intake.delivery_log import DeliveryLog
 from service.intake.intake import Intake
 from service.intake.observed import Observer
 from service.metrics.series import Metrics

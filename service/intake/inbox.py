@@ -136,6 +136,19 @@ async def list_entries(
     return [_entry(r) for r in page], next_before
 
 
+async def get_entry(
+    conn: asyncpg.Connection, user_id: UUID, inbox_id: int
+) -> dict[str, Any] | None:
+    """One entry of the user's, as list_entries shows it; None when they have no such one
+    (never had, or dismissed)."""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM inbox WHERE user_id = $1 AND inbox_id = $2",  # noqa: S608
+        user_id,
+        inbox_id,
+    )
+    return None if row is None else _entry(row)
+
+
 async def open_quarantined(
     conn: asyncpg.Connection, user_id: UUID, inbox_id: int | None = None
 ) -> list[tuple[int, SpooledDelivery]]:

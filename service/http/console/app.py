@@ -13,7 +13,17 @@ import jinja2
 from aiohttp import web
 
 from service.accounts import sealing
-from service.http.console import auth, integration_forms, integrations, sale, sales
+from service.http.console import (
+    auth,
+    deliveries,
+    integration_forms,
+    integrations,
+    products,
+    reconcile,
+    sale,
+    sales,
+    stock,
+)
 from service.http.console.ratelimit import AttemptLimiter
 from service.http.console.security import console_middleware
 from service.http.keys import SETTINGS, SIGN_IN_LIMITER, TOKEN_SEALER
@@ -40,3 +50,7 @@ def setup_console(app: web.Application) -> None:
     sale.add_routes(app)
     integrations.add_routes(app)
     integration_forms.add_routes(app)
+    stock.add_routes(app)
+    products.add_routes(app)
+    deliveries.add_routes(app)
+    reconcile.add_routes(app)

@@ -14,14 +14,16 @@ from babel.numbers import format_currency, format_decimal
 from markupsafe import Markup
 
 from service.http.console.messages import CORE
+from service.http.console.messages_deliveries import DELIVERIES
 from service.http.console.messages_integrations import INTEGRATIONS
+from service.http.console.messages_stock import STOCK
 
 LANGUAGES = ("en", "es")
 DEFAULT_LANGUAGE = "en"
 # Babel's locale for each language: the way a Spanish speaker writes 1.234,56 US$.
 LOCALES = {"en": "en_US", "es": "es_ES"}
 # Every page group's table, merged: key -> (English, Spanish). A page group adds its own.
-CATALOGS: tuple[dict[str, tuple[str, str]], ...] = (CORE, INTEGRATIONS)
+CATALOGS: tuple[dict[str, tuple[str, str]], ...] = (CORE, INTEGRATIONS, STOCK, DELIVERIES)
 MESSAGES: dict[str, dict[str, str]] = {
     lang: {k: pair[i] for catalog in CATALOGS for k, pair in catalog.items()}
     for i, lang in enumerate(LANGUAGES)

@@ -16,10 +16,10 @@ from aiohttp_session import get_session
 
 from service.accounts import bindings, users
 from service.accounts import secrets as signing
+from service.audit.deliveries import last_deliveries
 from service.http.console import auth
-from service.http.console.deliveries_now import last_deliveries
 from service.http.console.render import render
-from service.http.freshness import own_writes_applied
+from service.http.freshness import own_deliveries_logged, own_writes_applied
 from service.http.keys import POOL, SETTINGS, TOKEN_SEALER
 from service.store.db import connection
 
@@ -97,7 +97,8 @@ async def tab(
     request: web.Request, user_id: UUID, *, reveal: bool = False, rotated: bool = False
 ) -> web.Response:
     """The tab; with ``reveal`` (or just ``rotated``) the real token is in it, this once."""
-    await own_writes_applied(request, user_id)  # the last delivery includes the newest
+    await own_writes_applied(request, user_id)
+    await own_deliveries_logged(request)  # the last delivery includes this process's newest
     async with connection(request.app[POOL]) as conn:
         token = await users.revealed_token(conn, user_id, request.app[TOKEN_SEALER])
         platforms = await _platforms(conn, user_id)
