@@ -172,6 +172,8 @@ async def test_a_delivery_while_the_event_loop_runs_late_is_queued_at_once(rig: 
     shop = await create_merchant(pool)
     for order_id in (30, 31, 32):  # the caches filled
         assert (await _send(rig, shop, order_id)).outcome == "recorded"
+    # The rule under test, at its default (the suite's settings turn it off: tests/conftest.py).
+    rig.intake.settings = replace(rig.intake.settings, max_loop_lag=Settings.max_loop_lag)
     monitor = asyncio.ensure_future(rig.intake.loop_lag.run())
     try:
         await asyncio.sleep(0.1)
