@@ -123,7 +123,7 @@ class Settings:
     # The console: the Fernet key of its session cookies (None: generated once into
     # session_key_file and reused), how long a sign-in lasts, and the public base URL
     # (None: the URL each request came to) the webhook URLs are shown with.
-    session_key: str | None = None
+    session_key: str | None = field(default=None, repr=False)
     session_key_file: Path = field(default_factory=lambda: _state_dir() / "session.key")
     session_lifetime: timedelta = timedelta(hours=12)
     public_url: str | None = None

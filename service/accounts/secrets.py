@@ -46,7 +46,7 @@ class SecretTooLongError(ValueError):
 
 
 class SecretNotTextError(ValueError):
-    """The signing secret is not valid UTF-8 text."""
+    """The signing secret is not text (not valid UTF-8, or it holds a NUL character)."""
 
 
 def check_platform(platform: str) -> str:
@@ -65,6 +65,8 @@ def _check_secret(secret: str, where: str) -> None:
         secret.encode("utf-8")
     except UnicodeEncodeError:
         raise SecretNotTextError(where) from None
+    if "\x00" in secret:  # PostgreSQL text cannot hold it
+        raise SecretNotTextError(where)
 
 
 async def set_secret(

@@ -14,7 +14,7 @@ import base64
 import binascii
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -54,14 +54,16 @@ class DeliveryPage:
     next_cursor: str | None
 
 
-# The filters are the same in each; the selective one is also stated plainly where it is
-# given, so that a generic plan still takes its index.
-_LIST_ALL = (
+_SELECT = (
     "SELECT d.id, d.received_at, d.platform, d.endpoint, d.via, d.topic, d.delivery_id,"
     " d.event_id, d.webhook_id, d.triggered_at, d.store, d.body_sha256, d.body_size,"
     " d.verification, d.outcome, d.reason, d.status, d.duration_ms, d.sale_id, d.product_ref,"
     " d.external_id, d.inbox_id, d.positions"
-    " FROM deliveries d WHERE d.user_id = $1"
+)
+# The statements are built from these constants only, never from input (hence the noqa:
+# S608 below). The filters are the same in each list; the selective one is also stated
+# plainly where it is given, so that a generic plan still takes its index.
+_FILTERS = (
     " AND ($2::text IS NULL OR d.outcome = $2) AND ($3::text IS NULL OR d.platform = $3)"
     " AND ($4::text IS NULL OR d.topic = $4)"
     " AND ($5::timestamptz IS NULL OR d.received_at >= $5)"
@@ -70,40 +72,14 @@ _LIST_ALL = (
     " AND ($8::timestamptz IS NULL OR (d.received_at, d.id) < ($8, $9::bigint))"
     " ORDER BY d.received_at DESC, d.id DESC LIMIT $10"
 )
+_LIST_ALL = _SELECT + " FROM deliveries d WHERE d.user_id = $1" + _FILTERS
 _LIST_BY_EXTERNAL_ID = (
-    "SELECT d.id, d.received_at, d.platform, d.endpoint, d.via, d.topic, d.delivery_id,"
-    " d.event_id, d.webhook_id, d.triggered_at, d.store, d.body_sha256, d.body_size,"
-    " d.verification, d.outcome, d.reason, d.status, d.duration_ms, d.sale_id, d.product_ref,"
-    " d.external_id, d.inbox_id, d.positions"
-    " FROM deliveries d WHERE d.user_id = $1 AND d.external_id = $7"
-    " AND ($2::text IS NULL OR d.outcome = $2) AND ($3::text IS NULL OR d.platform = $3)"
-    " AND ($4::text IS NULL OR d.topic = $4)"
-    " AND ($5::timestamptz IS NULL OR d.received_at >= $5)"
-    " AND ($6::timestamptz IS NULL OR d.received_at <= $6)"
-    " AND ($7::text IS NULL OR d.external_id = $7)"
-    " AND ($8::timestamptz IS NULL OR (d.received_at, d.id) < ($8, $9::bigint))"
-    " ORDER BY d.received_at DESC, d.id DESC LIMIT $10"
+    _SELECT + " FROM deliveries d WHERE d.user_id = $1 AND d.external_id = $7" + _FILTERS
 )
-_LIST_BY_OUTCOME = (
-    "SELECT d.id, d.received_at, d.platform, d.endpoint, d.via, d.topic, d.delivery_id,"
-    " d.event_id, d.webhook_id, d.triggered_at, d.store, d.body_sha256, d.body_size,"
-    " d.verification, d.outcome, d.reason, d.status, d.duration_ms, d.sale_id, d.product_ref,"
-    " d.external_id, d.inbox_id, d.positions"
-    " FROM deliveries d WHERE d.user_id = $1 AND d.outcome = $2"
-    " AND ($2::text IS NULL OR d.outcome = $2) AND ($3::text IS NULL OR d.platform = $3)"
-    " AND ($4::text IS NULL OR d.topic = $4)"
-    " AND ($5::timestamptz IS NULL OR d.received_at >= $5)"
-    " AND ($6::timestamptz IS NULL OR d.received_at <= $6)"
-    " AND ($7::text IS NULL OR d.external_id = $7)"
-    " AND ($8::timestamptz IS NULL OR (d.received_at, d.id) < ($8, $9::bigint))"
-    " ORDER BY d.received_at DESC, d.id DESC LIMIT $10"
-)
+_LIST_BY_OUTCOME = _SELECT + " FROM deliveries d WHERE d.user_id = $1 AND d.outcome = $2" + _FILTERS
 _GET_SQL = (
-    "SELECT d.id, d.received_at, d.platform, d.endpoint, d.via, d.topic, d.delivery_id,"
-    " d.event_id, d.webhook_id, d.triggered_at, d.store, d.body_sha256, d.body_size,"
-    " d.verification, d.outcome, d.reason, d.status, d.duration_ms, d.sale_id, d.product_ref,"
-    " d.external_id, d.inbox_id, d.positions"
-    ", EXISTS (SELECT 1 FROM raw_deliveries r WHERE r.sha256 = d.body_sha256) AS raw_stored,"
+    _SELECT  # noqa: S608 (constants only)
+    + ", EXISTS (SELECT 1 FROM raw_deliveries r WHERE r.sha256 = d.body_sha256) AS raw_stored,"
     " (SELECT array_agg(e.state ORDER BY e.notification_id) FROM stored_events e"
     "  WHERE e.notification_id = ANY (d.positions)) AS states,"
     " (SELECT i.headers::text FROM inbox i WHERE i.inbox_id = d.inbox_id"
@@ -111,11 +87,7 @@ _GET_SQL = (
     " FROM deliveries d WHERE d.user_id = $1 AND d.id = $2"
 )
 _LAST_SQL = (
-    "SELECT d.id, d.received_at, d.platform, d.endpoint, d.via, d.topic, d.delivery_id,"
-    " d.event_id, d.webhook_id, d.triggered_at, d.store, d.body_sha256, d.body_size,"
-    " d.verification, d.outcome, d.reason, d.status, d.duration_ms, d.sale_id, d.product_ref,"
-    " d.external_id, d.inbox_id, d.positions"
-    " FROM unnest($2::text[], $3::text[]) AS k(platform, endpoint)"
+    _SELECT + " FROM unnest($2::text[], $3::text[]) AS k(platform, endpoint)"  # noqa: S608 (constants only)
     " CROSS JOIN LATERAL (SELECT * FROM deliveries x WHERE x.user_id = $1"
     "  AND x.platform = k.platform AND x.endpoint = k.endpoint"
     "  ORDER BY x.received_at DESC, x.id DESC LIMIT 1) d"
@@ -251,6 +223,6 @@ def _decode(cursor: str | None) -> tuple[datetime, int] | None:
         at = datetime.fromisoformat(when)
         if at.tzinfo is None or not 0 < delivery_id < 2**63:
             raise ValueError
-        return at, delivery_id
-    except (binascii.Error, TypeError, ValueError, orjson.JSONDecodeError):
+        return at.astimezone(UTC), delivery_id  # out of range in UTC: OverflowError
+    except (binascii.Error, TypeError, ValueError, OverflowError, orjson.JSONDecodeError):
         raise InvalidCursorError("cursor is not one this log issued") from None

@@ -108,7 +108,10 @@ def _time(value: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value[:40]}") from None
     if when.tzinfo is None:
         raise argparse.ArgumentTypeError("give the time with its offset, e.g. 2026-12-01T00:00Z")
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"out of range in UTC: {value[:40]}") from None
 
 
 def _limit(value: str) -> int:

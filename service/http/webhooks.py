@@ -63,8 +63,10 @@ async def _receive(request: web.Request, platform: str, endpoint: str) -> web.Re
             request.match_info["token"], platform, kind, headers, body
         )
     except IntakeFullError as err:
-        if err.delivery is not None:
+        if err.delivery is not None:  # refused, it is still a delivery: logged and counted
             _log(request, err.delivery, None, endpoint, 503, started)
+            refused = Answer("unavailable", {"error": "unavailable"}, delivery=err.delivery)
+            _observe(request, err.delivery, kind, refused, 503, started)
         raise
     status = http_status(answer)
     if answer.delivery is not None:

@@ -60,6 +60,9 @@ COLUMNS = (
 )
 
 Row = tuple[Any, ...]
+# What refuses one row: the table (a constraint), or the driver before it is sent (a value
+# it cannot encode, such as text that is not UTF-8).
+_REFUSED = (asyncpg.PostgresError, asyncpg.DataError, UnicodeError)
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
@@ -152,10 +155,10 @@ class DeliveryLog:
                 await insert_rows(conn, rows)
                 done = len(rows)
                 self.written += done
-            except asyncpg.PostgresError as exc:
+            except _REFUSED as exc:
                 if is_unavailable(exc):
                     raise
-                # A row the table refuses must not hold back the others: one by one.
+                # A row the table (or the driver) refuses must not hold back the others.
                 for row in rows:
                     await self._insert_one(conn, row)
                     done += 1
@@ -179,7 +182,7 @@ class DeliveryLog:
         try:
             await insert_rows(conn, [row])
             self.written += 1
-        except asyncpg.PostgresError as exc:
+        except _REFUSED as exc:
             if is_unavailable(exc):
                 raise
             self.dropped += 1

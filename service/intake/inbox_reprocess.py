@@ -16,6 +16,7 @@ import asyncpg
 from service.intake import inbox
 from service.intake.delivery import SpooledDelivery
 from service.intake.ingest import REFUSED, Ingestor
+from service.store.db import connection
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ async def reprocess_entry(
 ) -> Reprocessed:
     answer = await ingestor.ingest(delivery, keep_rejected=False)
     body = answer.body
-    async with pool.acquire() as conn:
+    async with connection(pool) as conn:
         if answer.outcome in REFUSED:
             reason = body.get("reason") or body.get("error") or "rejected"
             await inbox.still_quarantined(conn, inbox_id, reason, body.get("field"), body["detail"])

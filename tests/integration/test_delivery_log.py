@@ -95,6 +95,22 @@ async def test_a_row_the_table_refuses_does_not_hold_back_the_others(
     assert (await _ids(pool, shop), log.dropped) == (["3", "1"], 1)
 
 
+async def test_a_row_the_driver_cannot_encode_does_not_hold_back_the_others(
+    database_url: str, pool: asyncpg.Pool, shop: Merchant
+):
+    """Refused before it reaches the table (a value asyncpg cannot send as text): dropped
+    alone, never retried for ever with its batch."""
+    log = _writer(database_url)
+    log.add(_row(shop, 11))
+    bad = list(_row(shop, 12))
+    bad[bad.index("order.created")] = "order.\ud800"  # a lone surrogate: not UTF-8
+    log.add(tuple(bad))
+    log.add(_row(shop, 13))
+    assert await asyncio.wait_for(log.flush(), 10)
+    await log.close()
+    assert (await _ids(pool, shop), log.dropped) == (["13", "11"], 1)
+
+
 async def test_rows_wait_while_the_database_is_away_within_their_bound(
     database_url: str, pool: asyncpg.Pool, shop: Merchant
 ):

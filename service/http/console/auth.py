@@ -26,11 +26,18 @@ LOGIN = "/console/login"
 # Enough of a key to tell guesses at one key apart from guesses at any ("key_" + 8).
 KEY_PREFIX_LENGTH = 12
 MAX_KEY_LENGTH = 200
+# A console path is short; a longer "next" would make a Location header clients refuse.
+MAX_NEXT_LENGTH = 2000
 
 
 def safe_next(raw: object) -> str:
     """Where to go after a form: a console path of ours, never another site."""
-    if isinstance(raw, str) and raw.startswith("/console") and not raw.startswith("//"):
+    if (
+        isinstance(raw, str)
+        and len(raw) <= MAX_NEXT_LENGTH
+        and raw.startswith("/console")
+        and not raw.startswith("//")
+    ):
         if "\\" not in raw and "\n" not in raw and "\r" not in raw:
             return raw
     return HOME

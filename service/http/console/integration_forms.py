@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from aggregates.values import PLATFORMS
 from service.accounts import bindings, users
 from service.accounts import secrets as signing
 from service.http.console import auth
-from service.http.console.integrations import PATH, PLATFORMS
+from service.http.console.integrations import PATH
 from service.http.errors import InvalidParameterError
 from service.http.keys import POOL, SETTINGS
 from service.store.db import connection

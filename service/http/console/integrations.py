@@ -14,6 +14,7 @@ import asyncpg
 from aiohttp import web
 from aiohttp_session import get_session
 
+from aggregates.values import PLATFORMS
 from service.accounts import bindings, users
 from service.accounts import secrets as signing
 from service.audit.deliveries import last_deliveries
@@ -30,7 +31,6 @@ ENDPOINTS = (
     ("woocommerce", "product", "/api/webhook/woocommerce/{token}/producto"),
     ("shopify", "order", "/api/webhook/shopify/{token}"),
 )
-PLATFORMS = ("woocommerce", "shopify")
 MASK = "••••••••"
 # The test from the SmartPyme docs, as the README gives it.
 CURL_TEST = """curl -X POST {url} \\

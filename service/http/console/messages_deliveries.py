@@ -13,6 +13,7 @@ DELIVERIES: dict[str, tuple[str, str]] = {
     "deliveries.silent_last": ("The last delivery:", "La última entrega:"),
     "deliveries.filters": ("Filters", "Filtros"),
     "deliveries.outcome": ("Outcome", "Resultado"),
+    "deliveries.pages": ("Pages", "Páginas"),
     "deliveries.platform": ("Platform", "Plataforma"),
     "deliveries.topic": ("Topic", "Tema"),
     "deliveries.from": ("From", "Desde"),

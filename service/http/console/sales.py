@@ -9,6 +9,7 @@ from uuid import UUID
 
 from aiohttp import web
 
+from aggregates.values import PLATFORMS
 from projections.sales_search import SaleFilter, sales_totals, search_sales
 from service.http.console.auth import require_user
 from service.http.console.render import render
@@ -19,7 +20,6 @@ from service.http.params import MAX_KEY_LENGTH, decode_cursor, encode_cursor
 from service.store.db import connection
 
 PAGE_SIZE = 25
-PLATFORMS = ("woocommerce", "shopify")
 STATUSES = ("pending", "sale", "cancelled", "refunded")
 FILTER_FIELDS = ("platform", "status", "from", "to", "q")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -14,9 +15,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service.accounts import secrets
+from service.http.keys import INTAKE
+from service.settings import Settings
 from tests.builders import as_body, sign, woo_order, woo_product
 from tests.e2e.http.console_client import page, sign_in
-from tests.support import Merchant, create_merchant, sales_of
+from tests.support import Merchant, create_merchant, sales_of, wait_until
 
 
 async def _deliveries(client: TestClient, merchant: Merchant) -> list[dict[str, Any]]:
@@ -207,3 +210,29 @@ async def test_a_platform_gone_silent_is_noticed(
     other = await create_merchant(pool)  # never received anything: nothing to notice
     await sign_in(client, other)
     assert "notice silent" not in await page(client, "/console/deliveries")
+
+
+async def test_a_spool_replay_row_shows_no_status_and_outcomes_are_in_spanish(
+    client: TestClient, merchant: Merchant
+):
+    """A delivery queued under overload is logged twice: its answer (202) and its later
+    recording from the spool, which answered nothing: shown as "—", not as "None"."""
+    intake = client.app[INTAKE]
+    intake.settings = replace(intake.settings, max_loop_lag=Settings.max_loop_lag)
+    intake.loop_lag.lag = 10.0  # the event loop running late: overload
+    resp = await client.post(merchant.woo_orders(), data=as_body(woo_order(880)))
+    assert (resp.status, (await resp.json())["status"]) == (202, "queued")
+    intake.loop_lag.lag = 0.0
+
+    async def replayed() -> bool:
+        return len(await _deliveries(client, merchant)) == 2
+
+    await wait_until(replayed, what="the queued delivery recorded from the spool")
+    await sign_in(client, merchant)
+    html = await page(client, "/console/deliveries")
+    assert "None" not in html
+    spool_row = next(r for r in _rows(html) if "recorded" in r)
+    assert re.search(r'data-label="Answer">—</td>', spool_row), spool_row
+    resp = await client.get("/console/deliveries", headers={"Accept-Language": "es"})
+    html = await resp.text()
+    assert "registrada" in html and "en cola" in html, html[:2000]

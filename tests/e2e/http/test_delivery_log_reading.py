@@ -3,6 +3,7 @@ are 400s, and deliveries answered while the database was away are logged once it
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -115,8 +116,9 @@ async def proxy(database_url: str) -> AsyncIterator[PostgresProxy]:
 
 
 async def test_deliveries_answered_while_the_database_is_away_are_logged_when_it_is_back(
-    settings: Settings, proxy: PostgresProxy, pool: asyncpg.Pool
+    settings: Settings, proxy: PostgresProxy, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
 ):
+    caplog.set_level(logging.INFO, logger="service.deliveries")
     merchant = await create_merchant(pool)
     fast = replace(
         settings,
@@ -137,6 +139,12 @@ async def test_deliveries_answered_while_the_database_is_away_are_logged_when_it
         assert (resp.status, (await resp.json())["status"]) == (202, "spooled")
         resp = await client.post(merchant.woo_orders(), data=as_body(woo_order(631)))
         assert (resp.status, (await resp.json())["error"]) == (503, "unavailable")
+        # Refused too, it is a delivery: its one log line (and its count in the metrics).
+        lines = [r for r in caplog.records if r.name == "service.deliveries"]
+        assert [(r.outcome, r.status) for r in lines][-2:] == [  # type: ignore[attr-defined]
+            ("spooled", 202),
+            ("unavailable", 503),
+        ]
         assert not await log.flush()  # the rows wait in memory
         assert len(log) == 2
         proxy.restore()
