@@ -27,6 +27,7 @@ MIGRATIONS = (
     "0007_append_function.sql",
     "0008_deliveries.sql",
     "0009_sealed_tokens.sql",
+    "0011_backfill_checkpoints.sql",  # 0010 is the connections branch's
 )
 # What releases before the numbering recorded for the first four files.
 _LEGACY_NAMES = {
