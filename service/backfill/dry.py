@@ -22,8 +22,10 @@ class DryIntakeStore(PgIntakeStore):
         self, aggregate_id: UUID, decide: Decide[str], raw: tuple[str, bytes], bind: Binding
     ) -> Written[str]:
         history = await self.store.load_recorded(self.conn, aggregate_id)
-        _, result = await decide(history)
-        return Written(result, (), None)
+        aggregate, result = await decide(history)
+        # Not appended: what would be, numbered from 1 (no log position is taken).
+        pending = list(aggregate.collect_events()) if aggregate is not None else []
+        return Written(result, tuple(range(1, len(pending) + 1)), None)
 
     async def keep_quarantined(self, d: SpooledDelivery, err: PayloadError) -> int | None:
         return None

@@ -167,8 +167,8 @@ class _Run:
                 await self._product(page.exchange, item, offset, doc)
                 continue
             what = "order" if cp.scan == "orders" else "order_trashed"
-            outcome = await self._record(page.exchange, item, offset, what)
-            self._count(what, outcome)
+            written = await self._record(page.exchange, item, offset, what)
+            self._count(what, written)
             seen.add(str(doc.get("id")) if isinstance(doc, dict) else "")
         self.pages += 1
         cp = replace(cp, page=page.next, high_water=newest, seen=frozenset(seen))
@@ -208,6 +208,7 @@ class _Run:
                 for variation, _, at in await self._keep(page):
                     await self._record(page.exchange, variation, at, "product")
                     self.counts["products"] += 1
+                self.pages += 1
 
     async def _deleted(self, cp: Checkpoint) -> None:
         """Ask for every live sale changed in the window that the scans did not return."""
@@ -226,7 +227,8 @@ class _Run:
 
     async def _record(
         self, exchange: Exchange, item: bytes, offset: int, what: str, external_id: str = ""
-    ) -> str:
+    ) -> tuple[str, int]:
+        """The item's outcome, and how many events it appended (would append)."""
         kind = "product" if what == "product" else "order"
         d, delivery = pulled(self.user_id, self.platform, exchange, item, offset, kind, external_id)
         answer = await self.ingestor.ingest_pulled(d, delivery, what)
@@ -235,15 +237,18 @@ class _Run:
         elif self.dry_run and answer.outcome not in _UNCHANGED:
             ref = answer.body.get("external_id") or answer.body.get("product_ref")
             self.say(f"would record {kind} {ref}: {answer.outcome}")
-        return answer.outcome
+        return answer.outcome, len(answer.positions)
 
-    def _count(self, what: str, outcome: str) -> None:
+    def _count(self, what: str, written: tuple[str, int]) -> None:
+        """Updated: the ledger changed; unchanged: at most a new receipt of what it shows
+        (the API's bytes of a snapshot the webhook sent, with the same content)."""
         self.orders += 1
+        outcome, appended = written
         if outcome == "recorded":
             self.counts["new_sales"] += 1
         elif outcome == "deleted":
             self.counts["marked_deleted" if what == "order_gone" else "marked_trash"] += 1
-        elif outcome in _UNCHANGED or outcome in _REFUSED:
+        elif outcome in _UNCHANGED or outcome in _REFUSED or appended <= 1:
             self.counts["unchanged"] += 1
         else:
             self.counts["updated"] += 1
