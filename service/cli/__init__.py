@@ -16,7 +16,16 @@ import sys
 
 import asyncpg
 
-from service.cli import audit, deliveries, inbox, projections, reprocess, serve, users
+from service.cli import (
+    audit,
+    backfill,
+    deliveries,
+    inbox,
+    projections,
+    reprocess,
+    serve,
+    users,
+)
 from service.cli.common import Command, CommandError, failure_line
 from service.settings import Settings, SettingsError
 from service.store.db import mask_url
@@ -35,7 +44,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, str], Comma
     parser = argparse.ArgumentParser(prog="ledger", description=__doc__.splitlines()[0])
     top = parser.add_subparsers(dest="area", required=True)
     commands: dict[tuple[str, str], Command] = {}
-    for area in (serve, users, inbox, deliveries, projections, reprocess, audit):
+    for area in (serve, users, inbox, deliveries, projections, reprocess, audit, backfill):
         commands.update(area.register(top))
     return parser, commands
 
