@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
+from service.accounts.connections import StoreConnection
 from service.backfill.source import Exchange, Page, SourceUnavailable
 from tests.builders import FIXTURES
 
@@ -106,3 +108,18 @@ class FixtureSource:
     def variations(self, product_id: str) -> AsyncIterator[Page]:
         self.calls.append(("variations", product_id))
         return self._pages(self.variation_pages.get(product_id, ()), None)
+
+
+def store_connection(user_id: UUID, high_water: datetime | None = None) -> StoreConnection:
+    """A user's connection to the stand-in store (credentials the stand-in never checks)."""
+    return StoreConnection(
+        user_id=user_id,
+        platform="woocommerce",
+        base_url=STORE_URL,
+        key="ck_stand_in",
+        secret="cs_stand_in",
+        high_water=high_water,
+        last_run_at=None,
+        last_error=None,
+        failures=0,
+    )

@@ -20,9 +20,8 @@ import pytest
 from service.backfill.source import CredentialsRejected, Source, SourceUnavailable
 from service.cli import backfill as command
 from service.cli import main
-from tests.e2e.http.test_live_backfill import _connection
-from tests.rest_fixtures import FixtureSource
-from tests.support import Merchant, create_merchant
+from tests.rest_fixtures import FixtureSource, store_connection
+from tests.support import create_merchant
 
 SECRET = "cs_stand_in"
 
@@ -34,8 +33,7 @@ def runs(monkeypatch: pytest.MonkeyPatch, database_url: str) -> list[tuple[Any, 
     recorded: list[tuple[Any, ...]] = []
 
     async def get_connection(conn: Any, user_id: UUID, platform: str, keyring: Any) -> Any:
-        merchant = Merchant(user_id, "", "", "")
-        return _connection(merchant) if platform == "woocommerce" else None
+        return store_connection(user_id) if platform == "woocommerce" else None
 
     async def record_run(conn: Any, user_id: UUID, platform: str, **outcome: Any) -> None:
         recorded.append((platform, outcome["high_water"], outcome["error"]))

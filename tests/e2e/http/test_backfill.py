@@ -20,9 +20,8 @@ from service.backfill.run import BackfillSummary, backfill
 from service.backfill.source import Page, SourceUnavailable
 from service.settings import Settings
 from service.store.eventstore import EventStore
-from tests.e2e.http.test_live_backfill import _connection
 from tests.e2e.http.test_live_store import _ledger, _sales, _stock
-from tests.rest_fixtures import FixtureSource
+from tests.rest_fixtures import FixtureSource, store_connection
 from tests.support import Merchant, create_merchant, projections_caught_up
 
 SINCE = datetime(2026, 11, 30, tzinfo=UTC)
@@ -37,7 +36,13 @@ async def _run(
     **options: Any,
 ) -> BackfillSummary:
     summary = await backfill(
-        pool, EventStore(), settings, _connection(merchant), source, since=SINCE, **options
+        pool,
+        EventStore(),
+        settings,
+        store_connection(merchant.user_id),
+        source,
+        since=SINCE,
+        **options,
     )
     await projections_caught_up(pool)
     return summary

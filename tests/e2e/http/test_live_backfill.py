@@ -16,7 +16,6 @@ from aiohttp.test_utils import TestClient
 from aggregates.ids import order_id
 from aggregates.order import Order
 from aggregates.values import ANSWER_SHA256, ITEM_OFFSET, PULLED_URL
-from service.accounts.connections import StoreConnection
 from service.backfill.run import BackfillSummary, backfill
 from service.settings import Settings
 from service.store.eventstore import EventStore
@@ -31,7 +30,7 @@ from tests.e2e.http.test_live_store import (
     _sales,
     _stock,
 )
-from tests.rest_fixtures import STORE_URL, FixtureSource
+from tests.rest_fixtures import STORE_URL, FixtureSource, store_connection
 from tests.support import Merchant, projections_caught_up
 
 SINCE = datetime(2026, 11, 30, tzinfo=UTC)
@@ -39,25 +38,11 @@ NEW = {"29": "20.00", "30": "25.00", "31": "40.00"}
 MOVED = {"11": -1, "14": -2, "16": -1, "12": -1, "17": -1}
 
 
-def _connection(merchant: Merchant) -> StoreConnection:
-    return StoreConnection(
-        user_id=merchant.user_id,
-        platform="woocommerce",
-        base_url=STORE_URL,
-        key="ck_stand_in",
-        secret="cs_stand_in",
-        high_water=None,
-        last_run_at=None,
-        last_error=None,
-        failures=0,
-    )
-
-
 async def _backfill(
     pool: asyncpg.Pool, settings: Settings, merchant: Merchant, source: FixtureSource
 ) -> BackfillSummary:
     summary = await backfill(
-        pool, EventStore(), settings, _connection(merchant), source, since=SINCE
+        pool, EventStore(), settings, store_connection(merchant.user_id), source, since=SINCE
     )
     await projections_caught_up(pool)
     return summary
