@@ -16,6 +16,10 @@ from aiohttp.test_utils import TestClient
 from aggregates.ids import order_id
 from aggregates.order import Order
 from aggregates.values import ANSWER_SHA256, ITEM_OFFSET, PULLED_URL
+from projections.lookup import LookupProjection
+from projections.products import ProductsProjection
+from projections.sales import SalesProjection
+from projections.stock import StockProjection
 from service.backfill.run import BackfillSummary, backfill
 from service.settings import Settings
 from service.store.eventstore import EventStore
@@ -31,7 +35,7 @@ from tests.e2e.http.test_live_store import (
     _stock,
 )
 from tests.rest_fixtures import STORE_URL, FixtureSource, store_connection
-from tests.support import Merchant, projections_caught_up
+from tests.support import Merchant, bulk_against_per_event, projections_caught_up
 
 SINCE = datetime(2026, 11, 30, tzinfo=UTC)
 NEW = {"29": "20.00", "30": "25.00", "31": "40.00"}
@@ -136,6 +140,16 @@ async def test_a_backfill_after_the_live_day_finds_what_no_webhook_said(
         assert answer[at : at + len(body)] == body
         assert hashlib.sha256(body).hexdigest() == receipt.body_sha256
         assert receipt.headers[PULLED_URL].startswith(f"{STORE_URL}/wp-json/wc/v3/orders?")
+
+    # The lookup shows it too, and a rebuild of each read model gives what was applied live.
+    async with pool.acquire() as conn:
+        shown = await conn.fetchval(
+            "SELECT platform_status FROM order_lookup WHERE order_id = $1",
+            order_id(merchant.user_id, "woocommerce", "25"),
+        )
+    assert shown == "deleted"
+    for cls in (SalesProjection, LookupProjection, StockProjection, ProductsProjection):
+        assert await bulk_against_per_event(database_url, cls) == [], cls.name
 
     # A second run appends nothing.
     head = await _events(pool)
