@@ -34,10 +34,9 @@ def pulled(
     item: bytes,
     offset: int,
     kind: str,
-    external_id: str = "",
 ) -> tuple[SpooledDelivery, Delivery]:
     """``item`` (the bytes at ``offset`` of the answer in ``exchange``) as the ingest path
-    takes a delivery; ``external_id``: the order an answer without one is about (a 404)."""
+    takes a delivery."""
     headers = {k.lower(): v for k, v in exchange.headers.items() if k.lower() in KEPT_HEADERS}
     headers |= {
         PULLED_METHOD: exchange.method,
@@ -46,7 +45,7 @@ def pulled(
         ANSWER_SHA256: sha256(exchange.body),
         ITEM_OFFSET: str(offset),
     }
-    d = SpooledDelivery(user_id, platform, kind, headers, item, exchange.received_at, external_id)
+    d = SpooledDelivery(user_id, platform, kind, headers, item, exchange.received_at)
     delivery = Delivery(
         *(TOPIC, None, None, None, None, headers, exchange.received_at, PULLED_VIA_API),
         body_sha256=d.body_sha256,

@@ -230,10 +230,14 @@ class _Run:
     ) -> tuple[str, int]:
         """The item's outcome, and how many events it appended (would append)."""
         kind = "product" if what == "product" else "order"
-        d, delivery = pulled(self.user_id, self.platform, exchange, item, offset, kind, external_id)
-        answer = await self.ingestor.ingest_pulled(d, delivery, what)
+        d, delivery = pulled(self.user_id, self.platform, exchange, item, offset, kind)
+        answer = await self.ingestor.ingest_pulled(d, delivery, what, external_id)
         if answer.outcome in _REFUSED:
-            self.say(f"{kind} at byte {offset} of {exchange.url}: {answer.body.get('detail')}")
+            why = answer.body
+            self.say(
+                f"{kind} at byte {offset} of {exchange.url} not used: {why.get('reason')}"
+                f" ({why.get('field') or 'the body'}): {why.get('detail')}"
+            )
         elif self.dry_run and answer.outcome not in _UNCHANGED:
             ref = answer.body.get("external_id") or answer.body.get("product_ref")
             self.say(f"would record {kind} {ref}: {answer.outcome}")

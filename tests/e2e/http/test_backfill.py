@@ -5,7 +5,7 @@ asked for by id."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ from service.backfill.source import Page, SourceUnavailable
 from service.settings import Settings
 from service.store.eventstore import EventStore
 from tests.e2e.http.test_live_store import _ledger, _sales, _stock
-from tests.rest_fixtures import FixtureSource, store_connection
+from tests.rest_fixtures import FixtureSource, array_items, exchange, store_connection
 from tests.support import Merchant, create_merchant, projections_caught_up
 
 SINCE = datetime(2026, 11, 30, tzinfo=UTC)
@@ -52,6 +52,7 @@ _COUNT = {
     "stored_events": "SELECT count(*) FROM stored_events",
     "raw_deliveries": "SELECT count(*) FROM raw_deliveries",
     "backfill_checkpoints": "SELECT count(*) FROM backfill_checkpoints",
+    "inbox": "SELECT count(*) FROM inbox",
 }
 
 
@@ -162,3 +163,33 @@ async def test_a_live_sale_the_scans_missed_is_asked_for_and_kept_when_it_exists
     assert [c for c in source.calls if c[0] == "order"] == [("order", "23")]
     assert summary.marked_deleted == 0
     assert _ledger(await _stock(client, merchant), await _sales(client, merchant)) == expected
+
+
+@dataclass
+class _Odd(FixtureSource):
+    """One answer holding an order the adapter refuses, beside a good one."""
+
+    async def _pages(self, names: tuple[str, ...], start: str | None) -> Any:
+        if names is not self.orders:
+            async for page in super()._pages(names, start):
+                yield page
+            return
+        good = exchange("046-day2-orders-modified-after")
+        odd = b'{"id":77,"status":"processing","line_items":"none","total":"1.00"}'
+        body = b"[" + odd + b"," + good.body[1:]
+        yield Page(replace(good, body=body), [odd, *array_items(good.body)], None)
+
+
+async def test_an_order_the_adapter_refuses_is_reported_and_the_others_recorded(
+    client: TestClient, pool: asyncpg.Pool, settings: Settings
+):
+    merchant = await create_merchant(pool, "odd")
+    inbox = await _count(pool, "inbox")
+    lines: list[str] = []
+    summary = await _run(pool, settings, merchant, _Odd(), progress=lines.append)
+    assert (summary.new_sales, summary.unchanged) == (3, 1)
+    assert any("order at byte 1 of http://" in line and "line_items" in line for line in lines), (
+        lines
+    )
+    assert await _count(pool, "inbox") == inbox  # the next backfill pulls it again
+    assert set(await _sales(client, merchant)) == {"29", "30", "31"}
