@@ -1,0 +1,113 @@
+"""One GET with the failure rules every API client shares.
+
+A 429 waits what ``Retry-After`` says (capped); 5xx answers, timeouts and refused connections
+back off exponentially with jitter; after ``RetryPolicy.retries`` retries the store is
+``SourceUnavailable``. A 401/403 is ``CredentialsRejected`` at once, in the caller's words.
+Nothing here sees a credential except as the opaque headers ``prepare`` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+
+from service.adapters.pulling import kept_headers, retry_after
+from service.backfill.source import CredentialsRejected, Exchange, SourceUnavailable
+
+USER_AGENT = "pyme-ledger-backfill/0.1"
+# Per attempt, the URL to request (with any signature) and its headers: re-made on every
+# attempt, since an OAuth signature's nonce may be used once.
+Prepare = Callable[[], tuple[str, dict[str, str]]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Constants, not settings: a backfill is re-run by the schedule anyway. Tests pass
+    their own, with tiny waits."""
+
+    retries: int = 5  # after the first attempt: six attempts in all
+    backoff_base: float = 1.0  # seconds before the first retry, doubled on each one
+    backoff_cap: float = 30.0
+    retry_after_cap: float = 120.0  # the longest Retry-After honoured
+    timeout: float = 30.0  # seconds for one whole request and its answer
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential, with jitter (half to all of it) so that clients spread out."""
+        ceiling = min(self.backoff_cap, self.backoff_base * 2.0**attempt)
+        jitter: float = random.uniform(0.5, 1.0)  # noqa: S311 (not a secret)
+        return ceiling * jitter
+
+
+class Transport:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        policy: RetryPolicy,
+        *,
+        store: str,
+        rejected: Callable[[int], str],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._session = session
+        self._policy = policy
+        self._store = store  # how the store is named in a message ("WooCommerce at URL")
+        self._rejected = rejected
+        self._sleep = sleep
+
+    async def get(self, prepare: Prepare, logical_url: str) -> Exchange:
+        attempt = 0
+        while True:
+            wire_url, headers = prepare()
+            try:
+                exchange = await self._once(wire_url, headers, logical_url)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                failure = "no answer in time" if isinstance(exc, TimeoutError) else "no answer"
+                wait = self._policy.backoff(attempt)
+            else:
+                if exchange.status in (401, 403):
+                    raise CredentialsRejected(self._rejected(exchange.status))
+                if exchange.status == 429:
+                    failure = "HTTP 429 (too many requests)"
+                    header = _header(exchange.headers, "retry-after")
+                    told = retry_after(header, datetime.now(UTC), self._policy.retry_after_cap)
+                    wait = self._policy.backoff(attempt) if told is None else told
+                elif exchange.status >= 500:
+                    failure = f"HTTP {exchange.status}"
+                    wait = self._policy.backoff(attempt)
+                else:
+                    return exchange
+            if attempt >= self._policy.retries:
+                raise SourceUnavailable(
+                    f"{self._store} did not answer GET {logical_url} after {attempt + 1}"
+                    f" attempts (last: {failure})"
+                )
+            await self._sleep(wait)
+            attempt += 1
+
+    async def _once(self, wire_url: str, headers: dict[str, str], logical_url: str) -> Exchange:
+        timeout = aiohttp.ClientTimeout(total=self._policy.timeout)
+        sent = {"User-Agent": USER_AGENT, "Accept": "application/json", **headers}
+        async with self._session.get(
+            wire_url, headers=sent, timeout=timeout, allow_redirects=False
+        ) as response:
+            body = await response.read()
+            return Exchange(
+                method="GET",
+                url=logical_url,
+                status=response.status,
+                headers=kept_headers(response.headers),
+                body=body,
+                received_at=datetime.now(UTC),
+            )
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
