@@ -35,14 +35,17 @@ class Record:
 
 
 def shopify_orders() -> list[Record]:
-    records = []
+    """One per id: of two payloads of one order (450789469, then cancelled), the newer."""
+    records: dict[int, Record] = {}
     for path in sorted((FIXTURES / "shopify").glob("shopify-order-*.json")):
         value = json.loads(path.read_bytes())
         order = value.get("order", value)
         stamp = order.get("updated_at") or order["created_at"]
         body = json.dumps(order, ensure_ascii=False).encode()
-        records.append(Record(order["id"], datetime.fromisoformat(stamp), body))
-    return records
+        record = Record(order["id"], datetime.fromisoformat(stamp), body)
+        if order["id"] not in records or records[order["id"]].updated_at < record.updated_at:
+            records[order["id"]] = record
+    return list(records.values())
 
 
 def products_of(orders: list[Record]) -> list[Record]:

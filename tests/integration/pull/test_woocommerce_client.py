@@ -11,6 +11,7 @@ import pytest
 
 from service.backfill.source import CredentialsRejected, Page, SourceUnavailable
 from service.http.pull import open_source
+from service.http.pull.transport import RetryPolicy
 from service.settings import Settings
 from tests.integration.pull.conftest import KEY, POLICY, SECRET, connection
 from tests.standins.common import Fault, hang, server_error, too_many_requests
