@@ -19,7 +19,7 @@ from service.adapters.json_slices import NotAnArray, array_items
 from service.adapters.oauth1 import query_string
 from service.adapters.pulling import SHOPIFY_ACCESS_TOKEN_HEADER, next_page_info, shopify_time
 from service.backfill.source import Exchange, Page, SourceError
-from service.http.pull.transport import Prepare, RetryPolicy, Transport
+from service.http.pull.transport import Prepare, RetryPolicy, Transport, store_base
 
 NAME = "shopify"
 LIMIT = 250
@@ -38,7 +38,7 @@ class ShopifySource:
         *,
         api_version: str,
     ) -> None:
-        self._base = connection.base_url.rstrip("/")
+        self._base = store_base(connection.base_url, "Shopify")
         self._api = f"{self._base}/admin/api/{api_version}"
         self._shop = urlsplit(self._base).netloc or self._base
         self._token = connection.secret
@@ -96,7 +96,10 @@ class ShopifySource:
                 items = array_items(exchange.body, member=resource)
             except NotAnArray as exc:
                 raise SourceError(f"Shopify answered GET {exchange.url} with {exc}") from None
-            cursor = next_page_info(_link(exchange.headers)) if items else None
+            following = next_page_info(_link(exchange.headers)) if items else None
+            if following is not None and following == cursor:
+                raise SourceError(f"Shopify answered GET {exchange.url} with its own cursor")
+            cursor = following
             yield Page(exchange=exchange, items=items, next=cursor)
             if cursor is None:
                 return

@@ -13,11 +13,12 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import aiohttp
 
 from service.adapters.pulling import kept_headers, retry_after
-from service.backfill.source import CredentialsRejected, Exchange, SourceUnavailable
+from service.backfill.source import CredentialsRejected, Exchange, SourceError, SourceUnavailable
 
 USER_AGENT = "pyme-ledger-backfill/0.1"
 # Per attempt, the URL to request (with any signature) and its headers: re-made on every
@@ -65,8 +66,15 @@ class Transport:
             wire_url, headers = prepare()
             try:
                 exchange = await self._once(wire_url, headers, logical_url)
+            except aiohttp.InvalidURL:
+                raise SourceError(f"{self._store}: not a URL that can be requested") from None
             except (aiohttp.ClientError, TimeoutError) as exc:
-                failure = "no answer in time" if isinstance(exc, TimeoutError) else "no answer"
+                # The class, never str(exc): some quote the requested URL, signature and all.
+                failure = (
+                    "no answer in time"
+                    if isinstance(exc, TimeoutError)
+                    else (f"no answer: {type(exc).__name__}")
+                )
                 wait = self._policy.backoff(attempt)
             else:
                 if exchange.status in (401, 403):
@@ -104,6 +112,25 @@ class Transport:
                 body=body,
                 received_at=datetime.now(UTC),
             )
+
+
+def store_base(url: str, platform: str) -> str:
+    """A store's base URL as requests are built on it: http(s), a host, and nothing that
+    would end up in a message or an Exchange's url as a credential (user, password, query)."""
+    parts = urlsplit(url.strip())
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or parts.username is not None
+        or parts.password is not None
+        or parts.query
+        or parts.fragment
+    ):
+        raise SourceError(
+            f"the {platform} store URL must look like https://HOST[:PORT][/PATH], with no user,"
+            " password or query"
+        )
+    return url.strip().rstrip("/")
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:

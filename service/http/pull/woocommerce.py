@@ -23,7 +23,7 @@ from service.adapters.json_slices import NotAnArray, array_items
 from service.adapters.oauth1 import query_string, signed_params
 from service.adapters.pulling import key_prefix, total_pages, wc_time
 from service.backfill.source import Exchange, Page, SourceError
-from service.http.pull.transport import Prepare, RetryPolicy, Transport
+from service.http.pull.transport import Prepare, RetryPolicy, Transport, store_base
 
 NAME = "woocommerce"
 API = "/wp-json/wc/v3"
@@ -39,7 +39,7 @@ class WooCommerceSource:
     def __init__(
         self, session: aiohttp.ClientSession, connection: StoreConnection, policy: RetryPolicy
     ) -> None:
-        self._base = connection.base_url.rstrip("/")
+        self._base = store_base(connection.base_url, "WooCommerce")
         self._https = urlsplit(self._base).scheme.lower() == "https"
         self._key = connection.key or ""
         self._secret = connection.secret
@@ -85,6 +85,7 @@ class WooCommerceSource:
 
     async def _pages(self, path: str, params: Params, start: str | None) -> AsyncIterator[Page]:
         page = _page_number(start)
+        previous: bytes | None = None
         while True:
             paged = [*params, ("per_page", str(PER_PAGE)), ("page", str(page))]
             exchange = await self._get(path, paged)
@@ -94,6 +95,9 @@ class WooCommerceSource:
                 items = array_items(exchange.body)
             except NotAnArray as exc:
                 raise SourceError(f"WooCommerce answered GET {exchange.url} with {exc}") from None
+            if items and exchange.body == previous:  # a store that ignores ``page``
+                raise SourceError(f"WooCommerce answered GET {exchange.url} with the page before")
+            previous = exchange.body
             pages = total_pages(exchange.headers)
             last = not items or (page >= pages if pages is not None else len(items) < PER_PAGE)
             yield Page(exchange=exchange, items=items, next=None if last else str(page + 1))

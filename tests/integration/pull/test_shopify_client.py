@@ -12,7 +12,7 @@ from service.backfill.source import CredentialsRejected, Page, SourceUnavailable
 from service.http.pull import open_source
 from service.settings import Settings
 from tests.integration.pull.conftest import POLICY, TOKEN, connection
-from tests.standins.common import server_error, too_many_requests
+from tests.standins.common import Fault, server_error, too_many_requests
 from tests.standins.shopify import NOT_FOUND, ShopifyStandIn
 
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
@@ -113,3 +113,10 @@ async def test_5xx_beyond_the_bound_is_source_unavailable(shop):
         with pytest.raises(SourceUnavailable) as caught:
             await source.order(str(shop.orders[0].id))
     assert "HTTP 503" in str(caught.value) and TOKEN not in str(caught.value)
+
+
+async def test_a_403_names_the_scopes_to_check(shop):
+    shop.fail_next(Fault(403, body=b'{"errors":"[API] This action requires merchant approval"}'))
+    async with _source(shop) as source:
+        with pytest.raises(CredentialsRejected, match="read_orders"):
+            await source.order(str(shop.orders[0].id))

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from service.backfill.source import CredentialsRejected, Page, SourceUnavailable
+from service.backfill.source import CredentialsRejected, Page, SourceError, SourceUnavailable
 from service.http.pull import open_source
 from service.http.pull.transport import RetryPolicy
 from service.settings import Settings
@@ -186,3 +186,35 @@ async def test_retries_exhausted_is_source_unavailable(woo):
     assert "\n" not in message and f"after {POLICY.retries + 1} attempts" in message
     assert "HTTP 502" in message and SECRET not in message and "oauth" not in message
     assert len(woo.requests) == POLICY.retries + 1
+
+
+async def test_a_store_that_does_not_answer_at_all_is_source_unavailable(woo):
+    url = woo.url
+    await woo.close()  # nothing listens there any more
+    async with open_source(
+        connection("woocommerce", url, KEY, SECRET), Settings(), policy=POLICY
+    ) as source:
+        with pytest.raises(SourceUnavailable) as caught:
+            await source.order("19")
+    assert "no answer" in str(caught.value) and url in str(caught.value)
+    assert "oauth" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "base_url", ["shop.example", "ftp://shop.example", "http://u:p@shop.example", "http://s/?a=1"]
+)
+async def test_a_store_url_that_cannot_be_requested_is_a_source_error(base_url):
+    store = connection("woocommerce", base_url, KEY, SECRET)
+    with pytest.raises(SourceError) as caught:
+        async with open_source(store, Settings(), policy=POLICY):
+            pass
+    assert "https://HOST" in str(caught.value) and "u:p" not in str(caught.value)
+
+
+async def test_a_store_that_ignores_the_page_number_ends_the_scan(woo):
+    one = Fault(200, {"X-WP-TotalPages": "5"}, b"[" + woo.orders[0].body + b"]")
+    woo.fail_next(one, one)
+    async with _source(woo) as source:
+        with pytest.raises(SourceError, match="page before"):
+            await _pages(source.orders_changed(LONG_AGO, None))
+    assert len(woo.requests) == 2
