@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -46,10 +47,16 @@ class StandIn:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
+        self.rules: list[tuple[Callable[[web.Request], bool], Fault]] = []
         self._server: TestServer | None = None
 
     def fail_next(self, *faults: Fault) -> None:
+        """The next requests, whatever they ask, get these answers, one each, in order."""
         self.faults.extend(faults)
+
+    def fail_matching(self, matches: Callable[[web.Request], bool], *faults: Fault) -> None:
+        """The next requests that ``matches`` (say, page 3 of the orders) get these answers."""
+        self.rules.extend((matches, fault) for fault in faults)
 
     @property
     def url(self) -> str:
@@ -69,12 +76,21 @@ class StandIn:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(Recorded(time.monotonic(), request.path_qs, dict(request.headers)))
-        if self.faults:
-            fault = self.faults.pop(0)
+        fault = self._fault(request)
+        if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             return web.Response(status=fault.status, headers=fault.headers, body=fault.body)
         return await self.answer(request)
+
+    def _fault(self, request: web.Request) -> Fault | None:
+        if self.faults:
+            return self.faults.pop(0)
+        for n, (matches, fault) in enumerate(self.rules):
+            if matches(request):
+                del self.rules[n]
+                return fault
+        return None
 
     async def answer(self, request: web.Request) -> web.StreamResponse:
         raise NotImplementedError

@@ -218,3 +218,11 @@ async def test_a_store_that_ignores_the_page_number_ends_the_scan(woo):
         with pytest.raises(SourceError, match="page before"):
             await _pages(source.orders_changed(LONG_AGO, None))
     assert len(woo.requests) == 2
+
+
+async def test_a_fault_can_aim_at_one_page(woo_paged):
+    woo_paged.fail_matching(lambda r: r.query.get("page") == "3", server_error(503))
+    async with _source(woo_paged) as source:
+        pages = await _pages(source.orders_changed(LONG_AGO, None))
+    assert len(_ids(pages)) == 10
+    assert [_query(r)["page"][0] for r in woo_paged.requests] == ["1", "2", "3", "3", "4"]
