@@ -61,41 +61,39 @@ class Transport:
         self._sleep = sleep
 
     async def get(self, prepare: Prepare, logical_url: str) -> Exchange:
-        attempt = 0
-        while True:
+        failure = ""
+        for attempt in range(self._policy.retries + 1):
             wire_url, headers = prepare()
             try:
                 exchange = await self._once(wire_url, headers, logical_url)
             except aiohttp.InvalidURL:
                 raise SourceError(f"{self._store}: not a URL that can be requested") from None
             except (aiohttp.ClientError, TimeoutError) as exc:
-                # The class, never str(exc): some quote the requested URL, signature and all.
-                failure = (
-                    "no answer in time"
-                    if isinstance(exc, TimeoutError)
-                    else (f"no answer: {type(exc).__name__}")
-                )
-                wait = self._policy.backoff(attempt)
+                failure, wait = _no_answer(exc), self._policy.backoff(attempt)
             else:
-                if exchange.status in (401, 403):
-                    raise CredentialsRejected(self._rejected(exchange.status))
-                if exchange.status == 429:
-                    failure = "HTTP 429 (too many requests)"
-                    header = _header(exchange.headers, "retry-after")
-                    told = retry_after(header, datetime.now(UTC), self._policy.retry_after_cap)
-                    wait = self._policy.backoff(attempt) if told is None else told
-                elif exchange.status >= 500:
-                    failure = f"HTTP {exchange.status}"
-                    wait = self._policy.backoff(attempt)
-                else:
+                retry = self._retry(exchange, attempt)
+                if retry is None:
                     return exchange
-            if attempt >= self._policy.retries:
-                raise SourceUnavailable(
-                    f"{self._store} did not answer GET {logical_url} after {attempt + 1}"
-                    f" attempts (last: {failure})"
-                )
-            await self._sleep(wait)
-            attempt += 1
+                failure, wait = retry
+            if attempt < self._policy.retries:
+                await self._sleep(wait)
+        raise SourceUnavailable(
+            f"{self._store} did not answer GET {logical_url} after"
+            f" {self._policy.retries + 1} attempts (last: {failure})"
+        )
+
+    def _retry(self, exchange: Exchange, attempt: int) -> tuple[str, float] | None:
+        """Why to try again and how long to wait first; None: the answer is the answer."""
+        if exchange.status in (401, 403):
+            raise CredentialsRejected(self._rejected(exchange.status))
+        if exchange.status == 429:
+            header = _header(exchange.headers, "retry-after")
+            told = retry_after(header, datetime.now(UTC), self._policy.retry_after_cap)
+            wait = self._policy.backoff(attempt) if told is None else told
+            return "HTTP 429 (too many requests)", wait
+        if exchange.status >= 500:
+            return f"HTTP {exchange.status}", self._policy.backoff(attempt)
+        return None
 
     async def _once(self, wire_url: str, headers: dict[str, str], logical_url: str) -> Exchange:
         timeout = aiohttp.ClientTimeout(total=self._policy.timeout)
@@ -131,6 +129,13 @@ def store_base(url: str, platform: str) -> str:
             " password or query"
         )
     return url.strip().rstrip("/")
+
+
+def _no_answer(exc: BaseException) -> str:
+    # The class, never str(exc): some quote the requested URL, its signature and all.
+    return (
+        "no answer in time" if isinstance(exc, TimeoutError) else f"no answer: {type(exc).__name__}"
+    )
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:
