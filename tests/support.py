@@ -19,6 +19,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from projections.base import Recorded
 from projections.registry import all_projections
 from service.accounts import users
+from service.accounts.directory import Directory
+from service.accounts.keyring import Keyring
 from service.http.access_log import RedactingAccessLogger
 from service.http.app import create_app
 from service.intake.ingest import Ingestor
@@ -83,7 +85,9 @@ async def ledger(
 ) -> tuple[int, str, str]:
     """Run ``ledger ARGS`` as a process against ``database_url``, feeding ``stdin`` if given,
     with ``env`` added to the environment."""
-    env = {**os.environ, **(env or {}), "DATABASE_URL": database_url}
+    # No scheduled pulls (a `ledger serve`) of the connections the suite's tests make.
+    quiet = {"LEDGER_BACKFILL_INTERVAL": "0"}
+    env = {**os.environ, **quiet, **(env or {}), "DATABASE_URL": database_url}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -113,9 +117,15 @@ async def migrated_database(url: str) -> AsyncIterator[str]:
         await drop_database(url)
 
 
+def server_keyring() -> Keyring:
+    """The server key the suite's services and ``ledger`` commands use (var/secret.key)."""
+    return Keyring.from_settings(Settings())
+
+
 def pg_ingestor(pool: asyncpg.Pool, store: EventStore) -> Ingestor:
     """An ingestor on the real database, with the default limits."""
-    return Ingestor(pg_stores(pool, store, (1000, 200)), max_lines=5000)
+    directory = Directory(server_keyring())
+    return Ingestor(pg_stores(pool, store, (1000, 200), directory), max_lines=5000)
 
 
 @dataclass(frozen=True)
