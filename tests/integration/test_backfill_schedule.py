@@ -6,69 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import Any
-from uuid import UUID
+from dataclasses import replace
 
 import asyncpg
 import pytest
 
 from service.accounts import connections
-from service.accounts.connections import StoreConnection
-from service.backfill.run import BackfillSummary
 from service.backfill.source import CredentialsRejected, SourceUnavailable
-from service.http.backfill_schedule import BackfillSchedule
 from service.settings import Settings
-from service.store.eventstore import EventStore
-from tests.support import Merchant, create_merchant, server_keyring, wait_until
+from tests.support import (
+    MARK,
+    BackfillStandIn,
+    Merchant,
+    create_merchant,
+    server_keyring,
+    wait_until,
+)
 
 SECRET = "cs_0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6"
-MARK = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
-
-
-@dataclass
-class StandIn:
-    """The store clients and the backfill, as the schedule calls them."""
-
-    mine: UUID
-    calls: list[tuple[UUID, str]] = field(default_factory=list)
-    opened: list[str] = field(default_factory=list)
-    gate: asyncio.Event | None = None
-    failure: BaseException | None = None
-
-    @asynccontextmanager
-    async def open_source(
-        self, connection: StoreConnection, settings: Settings
-    ) -> AsyncIterator[Any]:
-        self.opened.append(connection.secret)
-        yield object()
-
-    async def backfill(
-        self, pool: Any, store: Any, settings: Settings, connection: StoreConnection, source: Any
-    ) -> BackfillSummary:
-        if connection.user_id != self.mine:
-            return _summary(None)  # another test's connection: not this test's business
-        self.calls.append((connection.user_id, connection.platform))
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.failure is not None:
-            raise self.failure
-        return _summary(MARK)
-
-    def schedule(self, pool: asyncpg.Pool, settings: Settings) -> BackfillSchedule:
-        return BackfillSchedule(
-            pool, EventStore(), settings, server_keyring(), self.open_source, self.backfill
-        )
-
-
-def _summary(high_water: datetime | None) -> BackfillSummary:
-    return BackfillSummary(
-        new_sales=0, updated=0, unchanged=0, marked_deleted=0, marked_trash=0,
-        products=0, pages=1, high_water=high_water, dry_run=False,
-    )  # fmt: skip
 
 
 async def _connected(pool: asyncpg.Pool) -> Merchant:
@@ -90,7 +45,7 @@ async def test_two_schedulers_one_runs_and_each_connection_once_per_interval(
 ):
     shop = await _connected(pool)
     hourly = replace(settings, backfill_interval=60)
-    stand_in = StandIn(shop.user_id, gate=asyncio.Event())
+    stand_in = BackfillStandIn(shop.user_id, gate=asyncio.Event())
     first, second = stand_in.schedule(pool, hourly), stand_in.schedule(pool, hourly)
     running = asyncio.create_task(first.run_round())
     await wait_until(lambda: len(stand_in.calls) == 1, what="the first round to start")
@@ -120,7 +75,7 @@ async def test_failures_are_recorded_in_one_line_and_logged_without_secrets(
     pool: asyncpg.Pool, settings: Settings, caplog: pytest.LogCaptureFixture
 ):
     shop = await _connected(pool)
-    stand_in = StandIn(shop.user_id)
+    stand_in = BackfillStandIn(shop.user_id)
     schedule = stand_in.schedule(pool, replace(settings, backfill_interval=60))
     stand_in.failure = CredentialsRejected(
         "the store refused the consumer key and secret (401): check them in WooCommerce"
@@ -149,7 +104,7 @@ async def test_the_service_task_runs_a_round_at_once_and_off_means_off(
     pool: asyncpg.Pool, settings: Settings
 ):
     shop = await _connected(pool)
-    stand_in = StandIn(shop.user_id)
+    stand_in = BackfillStandIn(shop.user_id)
     off = stand_in.schedule(pool, settings)  # the suite's settings: 0, off
     await asyncio.wait_for(off.run(), 1)  # returns at once, having run nothing
     assert stand_in.calls == []
@@ -173,7 +128,7 @@ async def test_backfill_now_runs_in_the_background_once_at_a_time(
     pool: asyncpg.Pool, settings: Settings
 ):
     shop = await _connected(pool)
-    stand_in = StandIn(shop.user_id, gate=asyncio.Event())
+    stand_in = BackfillStandIn(shop.user_id, gate=asyncio.Event())
     schedule = stand_in.schedule(pool, settings)  # works with the schedule off too
     other_process = stand_in.schedule(pool, settings)
     assert schedule.start_now(shop.user_id, "woocommerce") is True
