@@ -134,6 +134,12 @@ class Settings:
     # The Shopify Admin REST API version a backfill pulls from (Shopify supports each for a
     # year; a newer one changes no field the ledger reads).
     shopify_api_version: str = "2025-01"
+    # The server key every stored credential is sealed with (store API secrets, webhook
+    # signing secrets): a Fernet key, else one generated once into secret_key_file (0600).
+    secret_key: str | None = field(default=None, repr=False)
+    secret_key_file: Path = field(default_factory=lambda: _state_dir() / "secret.key")
+    # Minutes between the service's scheduled backfills of every connection; 0: none.
+    backfill_interval: int = 60
 
     @property
     def token_cache_file(self) -> Path:
@@ -183,6 +189,8 @@ class Settings:
             shopify_api_version=_api_version(
                 env.get("LEDGER_SHOPIFY_API_VERSION") or defaults.shopify_api_version
             ),
+            secret_key=env.get("LEDGER_SECRET_KEY") or None,
+            backfill_interval=_minutes(env, "LEDGER_BACKFILL_INTERVAL", defaults.backfill_interval),
         )
 
 
@@ -227,6 +235,23 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
     if value <= 0:
         raise SettingsError(f"{name} must be positive, not {value}")
+    return value
+
+
+_MAX_MINUTES = 7 * 24 * 60
+
+
+def _minutes(env: Mapping[str, str], name: str, default: int) -> int:
+    """Whole minutes, 0 meaning off, at most a week."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number of minutes, not {raw!r}") from None
+    if not 0 <= value <= _MAX_MINUTES:
+        raise SettingsError(f"{name} must be between 0 (off) and {_MAX_MINUTES}, not {value}")
     return value
 
 

@@ -1,1 +1,1 @@
-"""Backfill by pull: what a store's API says changed, fed through the webhook's ingest path."""
+"""Backfill by pull: what webhooks never delivered, fetched from the stores' own APIs."""
