@@ -35,16 +35,18 @@ class Page:
 
 
 class SourceError(Exception):
-    """The store's API answered something a backfill cannot use."""
+    """The store's API could not be read."""
 
 
 class CredentialsRejected(SourceError):
-    """The store refused the credentials (401/403): ``str(err)`` is one line naming which
-    credential to check, never the secret."""
+    """The store refused the credentials (401/403)."""
+
+    # str(err) is one line naming which credential to check, never the secret; an empty one
+    # is shown by this docstring (service/http/backfill_schedule.py's error_line).
 
 
 class SourceUnavailable(SourceError):
-    """The store did not answer usably within the bounded retries (5xx, timeouts, 429)."""
+    """The store's API did not answer usefully within the retries."""
 
 
 class Source(Protocol):
