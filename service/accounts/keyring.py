@@ -1,20 +1,43 @@
-"""The server key that seals secrets at rest.
+"""The server key: every credential the service keeps is sealed with it at rest.
 
-# placeholder: replaced by the connections branch
+Store API secrets (a WooCommerce consumer secret, a Shopify Admin API access token) and
+webhook signing secrets are needed in clear to sign a request or check a delivery, so they
+cannot be hashed: they are encrypted with Fernet (AES-128-CBC and HMAC-SHA256) under
+LEDGER_SECRET_KEY, else a key generated once into var/secret.key with mode 0600 and reused by
+every ``ledger`` command and service on this machine. The key is never in the database: a
+copy of the database alone reveals no secret. Losing the key loses the secrets (connect the
+stores and set the signing secrets again); nothing else is lost.
 """
 
 from __future__ import annotations
 
+from cryptography.fernet import Fernet, InvalidToken
+
+from service.accounts.sealing import load_key
 from service.settings import Settings
 
 
-class Keyring:
-    def seal(self, plain: str) -> bytes:
-        raise NotImplementedError("placeholder: replaced by the connections branch")
+class SealedWithAnotherKeyError(Exception):
+    """A stored secret was sealed with another server key: restore LEDGER_SECRET_KEY (or
+    var/secret.key) as it was, or set the secret again."""
 
-    def open(self, sealed: bytes) -> str:
-        raise NotImplementedError("placeholder: replaced by the connections branch")
+
+class Keyring:
+    """Seals secrets for keeping, and opens them again."""
+
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Keyring:
-        return cls()
+        return cls(load_key(settings.secret_key, "LEDGER_SECRET_KEY", settings.secret_key_file))
+
+    def seal(self, plain: str) -> bytes:
+        return self._fernet.encrypt(plain.encode("utf-8"))
+
+    def open(self, sealed: bytes) -> str:
+        try:
+            return self._fernet.decrypt(bytes(sealed)).decode("utf-8")
+        except (InvalidToken, UnicodeDecodeError):
+            # Never the sealed bytes nor anything derived from them in the message.
+            raise SealedWithAnotherKeyError("the server key does not open it") from None

@@ -27,9 +27,14 @@ _TOKEN_LABEL = b"ledger webhook token v1"
 
 def master_key(settings: Settings) -> bytes:
     """The Fernet key: the setting, else the key file, made once (0600) when missing."""
-    if settings.session_key is not None:
-        return _valid(settings.session_key.encode(), "LEDGER_SESSION_KEY")
-    path = settings.session_key_file
+    return load_key(settings.session_key, "LEDGER_SESSION_KEY", settings.session_key_file)
+
+
+def load_key(given: str | None, name: str, path: Path) -> bytes:
+    """A Fernet key: ``given`` (the setting called ``name``), else the one in ``path``,
+    made once (mode 0600) when missing. Shared with the server key (keyring.py)."""
+    if given is not None:
+        return _valid(given.encode(), name)
     try:
         return _valid(path.read_bytes().strip(), str(path))
     except FileNotFoundError:

@@ -31,10 +31,12 @@ class DryIntakeStore(PgIntakeStore):
         return None
 
 
-def dry_stores(pool: asyncpg.Pool, store: EventStore, limits: Limits) -> StoresFactory:
+def dry_stores(
+    pool: asyncpg.Pool, store: EventStore, limits: Limits, directory: Directory
+) -> StoresFactory:
     @asynccontextmanager
     async def stores() -> AsyncIterator[IntakeStore]:
         async with connection(pool) as conn:
-            yield DryIntakeStore(conn, store, limits, Directory(), None)
+            yield DryIntakeStore(conn, store, limits, directory, None)
 
     return stores

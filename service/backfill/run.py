@@ -24,6 +24,8 @@ import orjson
 
 from projections.sales_search import live_changed_since
 from service.accounts.connections import StoreConnection
+from service.accounts.directory import Directory
+from service.accounts.keyring import Keyring
 from service.adapters.common import PayloadError, timestamp
 from service.backfill import checkpoint
 from service.backfill.checkpoint import SCANS, Checkpoint
@@ -107,7 +109,10 @@ class _Run:
         self.dry_run, self.say = dry_run, progress
         limits = (settings.inbox_max_per_user, settings.inbox_signature_failures)
         self.ingestor = (
-            Ingestor(dry_stores(pool, store, limits), max_lines=settings.max_lines)
+            Ingestor(
+                dry_stores(pool, store, limits, Directory(Keyring.from_settings(settings))),
+                max_lines=settings.max_lines,
+            )
             if dry_run
             else pg_ingestor(pool, store, settings)
         )

@@ -1,7 +1,7 @@
-"""What a backfill reads a store's API through: pages of exact answer bytes.
+"""What a backfill reads from a store: pages of answers, kept byte-exact as evidence.
 
-The implementations (WooCommerce, Shopify) live in service/http/pull/, the only place that
-speaks HTTP; a backfill sees only these types, so its tests give it a Source of their own.
+Only the types live here (no HTTP): the clients that implement ``Source`` are in
+``service/http/pull/``, the one place that talks to a store's API.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ class Page:
     exchange: Exchange
     # Each element of the answer's JSON array, as its EXACT byte slice of exchange.body.
     items: list[bytes]
-    # An opaque resume token for the next page (WooCommerce: the page number as a string;
-    # Shopify: page_info), None when this is the last page.
+    # Opaque resume token for the next page (WooCommerce: the page number; Shopify: the
+    # page_info cursor), None when this is the last page.
     next: str | None
 
 
@@ -39,11 +39,14 @@ class SourceError(Exception):
 
 
 class CredentialsRejected(SourceError):
-    """The store refused the credentials (401/403): str(err) names which one to check."""
+    """The store refused the credentials (401/403)."""
+
+    # str(err) is one line naming which credential to check, never the secret; an empty one
+    # is shown by this docstring (service/http/backfill_schedule.py's error_line).
 
 
 class SourceUnavailable(SourceError):
-    """The store's API did not answer in time, after the bounded retries."""
+    """The store's API did not answer usefully within the retries."""
 
 
 class Source(Protocol):
@@ -52,21 +55,22 @@ class Source(Protocol):
     def orders_changed(
         self, since: datetime, until: datetime | None, start: str | None = None
     ) -> AsyncIterator[Page]:
-        """Orders modified after ``since`` (exclusive), oldest change first."""
+        """Every order changed after ``since`` (exclusive) and before ``until``, oldest
+        change first where the platform allows it."""
         ...
 
     def orders_trashed(self, start: str | None = None) -> AsyncIterator[Page]:
-        """Orders in the trash (WooCommerce); Shopify has none."""
+        """WooCommerce's trash (invisible to the scan above); Shopify has none: empty."""
         ...
 
     async def order(self, external_id: str) -> Exchange:
         """One order by id; a 404 comes back as an Exchange with status 404."""
         ...
 
-    def products_changed(
-        self, since: datetime, start: str | None = None
-    ) -> AsyncIterator[Page]: ...
+    def products_changed(self, since: datetime, start: str | None = None) -> AsyncIterator[Page]:
+        """Every product changed after ``since``."""
+        ...
 
     def variations(self, product_id: str) -> AsyncIterator[Page]:
-        """A variable product's variations (WooCommerce); Shopify: none."""
+        """A variable product's variations (WooCommerce); Shopify: empty."""
         ...

@@ -1,4 +1,4 @@
-"""The ``ledger`` command: serve, migrate, and manage users, inboxes, projections and audits.
+"""The ``ledger`` command: serve, migrate, manage users, stores, inboxes, projections, audits.
 
 Database: ``DATABASE_URL`` if set, else ``postgresql://postgres@127.0.0.1:5432/ledger``
 (``./scripts/serve`` also starts a private cluster when no server answers there).
@@ -16,9 +16,11 @@ import sys
 
 import asyncpg
 
+from service.accounts.keyring import SealedWithAnotherKeyError
 from service.cli import (
     audit,
     backfill,
+    connections,
     deliveries,
     inbox,
     projections,
@@ -37,6 +39,9 @@ _EXPECTED: tuple[type[Exception], ...] = (
     MigrationChangedError,
     projections.UnknownProjectionError,
     *users.EXPECTED,
+    *connections.EXPECTED,
+    SealedWithAnotherKeyError,
+    SettingsError,
 )
 
 
@@ -44,7 +49,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, str], Comma
     parser = argparse.ArgumentParser(prog="ledger", description=__doc__.splitlines()[0])
     top = parser.add_subparsers(dest="area", required=True)
     commands: dict[tuple[str, str], Command] = {}
-    for area in (serve, users, inbox, deliveries, projections, reprocess, audit, backfill):
+    for area in (
+        serve,
+        users,
+        connections,
+        inbox,
+        deliveries,
+        projections,
+        reprocess,
+        audit,
+        backfill,
+    ):
         commands.update(area.register(top))
     return parser, commands
 

@@ -23,6 +23,7 @@ from service.http.console import (
     sale,
     sales,
     stock,
+    store_api,
 )
 from service.http.console.ratelimit import AttemptLimiter
 from service.http.console.security import console_middleware
@@ -50,6 +51,7 @@ def setup_console(app: web.Application) -> None:
     sale.add_routes(app)
     integrations.add_routes(app)
     integration_forms.add_routes(app)
+    store_api.add_routes(app)
     stock.add_routes(app)
     products.add_routes(app)
     deliveries.add_routes(app)
