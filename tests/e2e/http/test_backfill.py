@@ -20,8 +20,15 @@ from service.backfill.run import BackfillSummary, backfill
 from service.backfill.source import Page, SourceUnavailable
 from service.settings import Settings
 from service.store.eventstore import EventStore
+from tests.builders import shopify_body
 from tests.e2e.http.test_live_store import _ledger, _sales, _stock
-from tests.rest_fixtures import FixtureSource, array_items, exchange, store_connection
+from tests.rest_fixtures import (
+    DAY2_ORDERS,
+    FixtureSource,
+    array_items,
+    exchange,
+    store_connection,
+)
 from tests.support import Merchant, create_merchant, projections_caught_up
 
 SINCE = datetime(2026, 11, 30, tzinfo=UTC)
@@ -193,3 +200,51 @@ async def test_an_order_the_adapter_refuses_is_reported_and_the_others_recorded(
     )
     assert await _count(pool, "inbox") == inbox  # the next backfill pulls it again
     assert set(await _sales(client, merchant)) == {"29", "30", "31"}
+
+
+@dataclass
+class _Shopify(FixtureSource):
+    """A Shopify store answering ``orders.json`` with one order, its webhook's own shape."""
+
+    body: bytes = b""
+    platform: str = "shopify"
+
+    async def _pages(self, names: tuple[str, ...], start: str | None) -> Any:
+        if names is self.orders:
+            answer = replace(
+                exchange(DAY2_ORDERS[0]),
+                url="https://shop-1.myshopify.com/admin/api/2025-07/orders.json?status=any",
+                body=b'{"orders":[' + self.body + b"]}",
+                headers={"Content-Type": "application/json; charset=utf-8"},
+            )
+            yield Page(answer, [self.body], None)
+
+
+async def test_a_shopify_order_pulled_then_delivered_is_recorded_once(
+    client: TestClient, pool: asyncpg.Pool, settings: Settings
+):
+    merchant = await create_merchant(pool, "shopify")
+    body, doc = shopify_body("shopify-order-shopify-rest-example-450789469.json")
+    connection = replace(
+        store_connection(merchant.user_id),
+        platform="shopify",
+        base_url="https://shop-1.myshopify.com",
+        key=None,
+    )
+    source = _Shopify(body=body)
+    summary = await backfill(pool, EventStore(), settings, connection, source, since=SINCE)
+    await projections_caught_up(pool)
+    assert (summary.new_sales, summary.products, summary.pages) == (1, 0, 1)
+    assert summary.high_water is not None  # the order's updated_at, capped at the run's start
+    sale = (await _sales(client, merchant))[str(doc["id"])]
+    assert sale["total"] == str(doc["total_price"])
+
+    head = await _count(pool, "stored_events")
+    answer = await client.post(
+        merchant.shopify_orders(), data=body, headers={"X-Shopify-Topic": "orders/create"}
+    )
+    assert (await answer.json())["status"] == "duplicate"  # the same bytes, pulled first
+    again = await backfill(
+        pool, EventStore(), settings, connection, _Shopify(body=body), since=SINCE
+    )
+    assert (await _count(pool, "stored_events"), again.unchanged) == (head, 1)

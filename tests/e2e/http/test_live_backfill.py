@@ -28,6 +28,7 @@ from tests.e2e.http.test_live_store import (
     REST,
     _catalogue,
     _deliver,
+    _get,
     _ledger,
     _live_merchant,
     _open,
@@ -150,6 +151,22 @@ async def test_a_backfill_after_the_live_day_finds_what_no_webhook_said(
     assert shown == "deleted"
     for cls in (SalesProjection, LookupProjection, StockProjection, ProductsProjection):
         assert await bulk_against_per_event(database_url, cls) == [], cls.name
+
+    # The audit trail of a backfilled sale names its pulled receipt and checks its bytes,
+    # and order 25's shows the deletion found after its sale.
+    trace = await _get(client, merchant, f"/api/sales/{sales['29']['sale_id']}/trace")
+    receipt = trace["receipt"]
+    assert (receipt["topic"], receipt["verification"], receipt["sha256_verified"]) == (
+        "backfill",
+        "pulled_via_api",
+        True,
+    )
+    trace = await _get(client, merchant, f"/api/sales/{gone['sale_id']}/trace")
+    assert [e["event"] for e in trace["events"]][-3:] == [
+        "OrderReceived",
+        "PlatformDeletionFound",
+        "SaleStatusChanged",
+    ]
 
     # A second run appends nothing.
     head = await _events(pool)
