@@ -125,8 +125,11 @@ class _Run:
 
     async def go(self, since: datetime | None, until: datetime | None) -> BackfillSummary:
         cp = await self._start(since, until)
-        for scan in SCANS[SCANS.index(cp.scan) :]:
+        first = SCANS.index(cp.scan)
+        for i, scan in enumerate(SCANS[first:], first):
             cp = await self._scan(cp.at(scan, cp.page if scan == cp.scan else None))
+            if i + 1 < len(SCANS):  # a scan done is never read again on resuming
+                await self._save(cp.at(SCANS[i + 1], None))
         if not self.dry_run:
             async with self.pool.acquire() as conn:
                 await checkpoint.clear(conn, self.user_id, self.platform)
@@ -174,18 +177,22 @@ class _Run:
             what = "order" if cp.scan == "orders" else "order_trashed"
             written = await self._record(page.exchange, item, offset, what)
             self._count(what, written)
-            seen.add(str(doc.get("id")) if isinstance(doc, dict) else "")
+            if isinstance(doc, dict):
+                seen.add(str(doc.get("id")))
         self.pages += 1
         cp = replace(cp, page=page.next, high_water=newest, seen=frozenset(seen))
-        if not self.dry_run:
-            async with self.pool.acquire() as conn:
-                await checkpoint.save(conn, self.user_id, self.platform, cp)
+        await self._save(cp)
         rate = self.orders / max(time.monotonic() - self.started, 1e-3)
         self.say(
             f"{cp.scan}: page {self.pages}, {len(page.items)} items;"
             f" {self.orders} orders so far, {rate:.1f} orders/s"
         )
         return cp
+
+    async def _save(self, cp: Checkpoint) -> None:
+        if not self.dry_run:
+            async with self.pool.acquire() as conn:
+                await checkpoint.save(conn, self.user_id, self.platform, cp)
 
     async def _keep(self, page: Page) -> list[tuple[bytes, Any, int]]:
         """The page's items with their documents and byte offsets; the whole answer kept

@@ -248,3 +248,19 @@ async def test_a_shopify_order_pulled_then_delivered_is_recorded_once(
         pool, EventStore(), settings, connection, _Shopify(body=body), since=SINCE
     )
     assert (await _count(pool, "stored_events"), again.unchanged) == (head, 1)
+
+
+async def test_a_run_stopped_between_scans_resumes_at_the_next_one(
+    client: TestClient, pool: asyncpg.Pool, settings: Settings
+):
+    merchant = await create_merchant(pool, "between")
+    with pytest.raises(SourceUnavailable):
+        await _run(pool, settings, merchant, FixtureSource(fail_after=4))  # the orders' 4
+    async with pool.acquire() as conn:
+        saved = await checkpoint.load(conn, merchant.user_id, "woocommerce")
+    assert saved is not None and (saved.scan, saved.page) == ("trash", None)
+    resumed = FixtureSource()
+    summary = await _run(pool, settings, merchant, resumed)
+    assert resumed.calls[0] == ("trash", None)  # the orders are not read again
+    assert (summary.new_sales, summary.products) == (0, 6)
+    assert len(await _sales(client, merchant)) == 10
