@@ -176,6 +176,8 @@ async def _backfill_ctx(app: web.Application) -> AsyncIterator[None]:
             )
     except DatabaseUnavailableError:
         log.warning("the database does not answer: secrets kept in clear are sealed later")
+    except (asyncpg.UndefinedColumnError, asyncpg.UndefinedTableError):
+        log.error("the database is not migrated: run ledger db migrate")
     schedule = BackfillSchedule(app[POOL], app[STORE], app[SETTINGS], app[KEYRING])
     app[BACKFILL_SCHEDULE] = schedule
     task = _start(schedule.run())
