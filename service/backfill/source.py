@@ -1,9 +1,8 @@
-"""What a store's API answers, as the backfill reads it (the shared contract of issue #13).
+"""What a backfill reads from a store: pages of answers, kept byte-exact as evidence.
 
-No aiohttp here: the implementations live in service/http/pull/.
+Only the types live here (no HTTP): the clients that implement ``Source`` are in
+``service/http/pull/``, the one place that talks to a store's API.
 """
-
-# placeholder: replaced by the pullclients/backfill branch (the contract's types, verbatim)
 
 from __future__ import annotations
 
@@ -28,8 +27,11 @@ class Exchange:
 @dataclass(frozen=True)
 class Page:
     exchange: Exchange
-    items: list[bytes]  # each element of the answer's JSON array, as its exact byte slice
-    next: str | None  # opaque resume token for the next page; None on the last page
+    # Each element of the answer's JSON array, as its EXACT byte slice of exchange.body.
+    items: list[bytes]
+    # Opaque resume token for the next page (WooCommerce: the page number; Shopify: the
+    # page_info cursor), None when this is the last page.
+    next: str | None
 
 
 class SourceError(Exception):
@@ -38,6 +40,9 @@ class SourceError(Exception):
 
 class CredentialsRejected(SourceError):
     """The store refused the credentials (401/403)."""
+
+    # str(err) is one line naming which credential to check, never the secret; an empty one
+    # is shown by this docstring (service/http/backfill_schedule.py's error_line).
 
 
 class SourceUnavailable(SourceError):
@@ -49,14 +54,23 @@ class Source(Protocol):
 
     def orders_changed(
         self, since: datetime, until: datetime | None, start: str | None = None
-    ) -> AsyncIterator[Page]: ...
+    ) -> AsyncIterator[Page]:
+        """Every order changed after ``since`` (exclusive) and before ``until``, oldest
+        change first where the platform allows it."""
+        ...
 
-    def orders_trashed(self, start: str | None = None) -> AsyncIterator[Page]: ...
+    def orders_trashed(self, start: str | None = None) -> AsyncIterator[Page]:
+        """WooCommerce's trash (invisible to the scan above); Shopify has none: empty."""
+        ...
 
-    async def order(self, external_id: str) -> Exchange: ...
+    async def order(self, external_id: str) -> Exchange:
+        """One order by id; a 404 comes back as an Exchange with status 404."""
+        ...
 
-    def products_changed(
-        self, since: datetime, start: str | None = None
-    ) -> AsyncIterator[Page]: ...
+    def products_changed(self, since: datetime, start: str | None = None) -> AsyncIterator[Page]:
+        """Every product changed after ``since``."""
+        ...
 
-    def variations(self, product_id: str) -> AsyncIterator[Page]: ...
+    def variations(self, product_id: str) -> AsyncIterator[Page]:
+        """A variable product's variations (WooCommerce); Shopify: empty."""
+        ...

@@ -19,6 +19,7 @@ import asyncpg
 from service.accounts.keyring import SealedWithAnotherKeyError
 from service.cli import (
     audit,
+    backfill,
     connections,
     deliveries,
     inbox,
@@ -48,7 +49,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, str], Comma
     parser = argparse.ArgumentParser(prog="ledger", description=__doc__.splitlines()[0])
     top = parser.add_subparsers(dest="area", required=True)
     commands: dict[tuple[str, str], Command] = {}
-    for area in (serve, users, connections, inbox, deliveries, projections, reprocess, audit):
+    for area in (
+        serve,
+        users,
+        connections,
+        inbox,
+        deliveries,
+        projections,
+        reprocess,
+        audit,
+        backfill,
+    ):
         commands.update(area.register(top))
     return parser, commands
 
