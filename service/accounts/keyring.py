@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from service.accounts.sealing import load_key
+from service.accounts.sealing import server_key
 from service.settings import Settings
 
 
@@ -30,7 +30,7 @@ class Keyring:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Keyring:
-        return cls(load_key(settings.secret_key, "LEDGER_SECRET_KEY", settings.secret_key_file))
+        return cls(server_key(settings))
 
     def seal(self, plain: str) -> bytes:
         return self._fernet.encrypt(plain.encode("utf-8"))

@@ -1,13 +1,15 @@
-"""The service's own key, and webhook tokens kept sealed with it so the console can show
-them again.
+"""The service's keys, and webhook tokens kept sealed so the console can show them again.
 
-The key is LEDGER_SESSION_KEY, else one generated once into var/session.key (mode 0600) and
-reused (so every ``ledger`` command and service on this machine shares it). The console's
-session cookies are encrypted with it; webhook tokens are sealed with a key derived from it
-(HKDF, its own label), never with the key itself. A token stays authenticated by its
-sha256 alone; the sealed copy is only what the Integrations tab reveals, and is shown only
-while it still hashes to the current token (a rotation by a ``ledger`` without this key
-leaves nothing to reveal until the next rotation here).
+Each key is a setting, else one generated once into var/ (mode 0600) and reused (so every
+``ledger`` command and service on this machine shares it): the session key
+(LEDGER_SESSION_KEY, var/session.key) encrypts the console's session cookies; the server
+key (LEDGER_SECRET_KEY, var/secret.key; keyring.py) seals every kept secret. Webhook tokens
+are sealed with a key derived from the server key (HKDF, its own label), never with the key
+itself; before migration 0010 they were sealed with one derived from the session key, and
+``users.reseal_tokens`` moves those (at_rest.py). A token stays authenticated by its sha256
+alone; the sealed copy is only what the Integrations tab reveals, and is shown only while it
+still hashes to the current token (a rotation by a ``ledger`` without this key leaves
+nothing to reveal until the next rotation here).
 """
 
 from __future__ import annotations
@@ -84,5 +86,16 @@ class TokenSealer:
             return None
 
 
+def server_key(settings: Settings) -> bytes:
+    """The server key: LEDGER_SECRET_KEY, else var/secret.key, made once (0600)."""
+    return load_key(settings.secret_key, "LEDGER_SECRET_KEY", settings.secret_key_file)
+
+
 def sealer(settings: Settings) -> TokenSealer:
+    """What seals webhook tokens: a key derived from the server key."""
+    return TokenSealer(server_key(settings))
+
+
+def former_sealer(settings: Settings) -> TokenSealer:
+    """What sealed them before migration 0010: a key derived from the session key."""
     return TokenSealer(master_key(settings))

@@ -52,7 +52,7 @@ def _sealer(settings: Settings) -> sealing.TokenSealer | None:
     try:
         return sealing.sealer(settings)
     except OSError as exc:
-        print(f"note: no key at {settings.session_key_file} ({exc.strerror})", file=sys.stderr)
+        print(f"note: no key at {settings.secret_key_file} ({exc.strerror})", file=sys.stderr)
         return None
 
 

@@ -13,9 +13,9 @@ import asyncpg
 from aiohttp import web
 
 from projections.registry import all_projections
+from service.accounts.at_rest import seal_at_rest
 from service.accounts.directory import Directory
 from service.accounts.keyring import Keyring
-from service.accounts.secrets import seal_clear_secrets
 from service.audit.deliveries import run_pruning
 from service.http import audit_api, deliveries_api, metrics_api, openapi, query_api, webhooks
 from service.http.backfill_schedule import BackfillSchedule
@@ -163,15 +163,21 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _backfill_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Seal any signing secret still in clear (migrations/0010_store_connections.sql), then
+    """Seal what is still kept in clear or under the former key (accounts/at_rest.py), then
     the scheduled backfill (LEDGER_BACKFILL_INTERVAL) and "Backfill now"."""
     try:
         async with connection(app[POOL]) as conn:
-            sealed = await seal_clear_secrets(conn, app[KEYRING])
-        if sealed:
-            log.info("sealed %d signing secret row(s) kept in clear", sealed)
+            sealed = await seal_at_rest(conn, app[SETTINGS])
+        if sealed.secrets or sealed.tokens:
+            log.info(
+                "sealed with the server key: %d signing secret row(s), %d webhook token(s)",
+                sealed.secrets,
+                sealed.tokens,
+            )
     except DatabaseUnavailableError:
         log.warning("the database does not answer: secrets kept in clear are sealed later")
+    except (asyncpg.UndefinedColumnError, asyncpg.UndefinedTableError):
+        log.error("the database is not migrated: run ledger db migrate")
     schedule = BackfillSchedule(app[POOL], app[STORE], app[SETTINGS], app[KEYRING])
     app[BACKFILL_SCHEDULE] = schedule
     task = _start(schedule.run())

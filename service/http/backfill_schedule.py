@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -40,7 +41,10 @@ from service.store.eventstore import EventStore
 
 log = logging.getLogger(__name__)
 
-OpenSource = Callable[[StoreConnection, Settings], AbstractAsyncContextManager[Source]]
+# The contract writes open_source as ``async def`` returning the context manager, and uses
+# it as ``async with open_source(...)``: either shape is taken (see _opened).
+SourceContext = AbstractAsyncContextManager[Source]
+OpenSource = Callable[[StoreConnection, Settings], SourceContext | Awaitable[SourceContext]]
 RunBackfill = Callable[..., Awaitable[BackfillSummary]]
 
 ROUND_LOCK = 0x6C6564676572 + 13  # "ledger" + the issue: one round at a time, anywhere
@@ -131,7 +135,7 @@ class BackfillSchedule:
             return False
         high_water, error = None, None
         try:
-            async with self.open_source(connection, self.settings) as source:
+            async with await self._opened(connection) as source:
                 summary = await self.run_backfill(
                     self.pool, self.store, self.settings, connection, source
                 )
@@ -144,6 +148,12 @@ class BackfillSchedule:
             log.error("backfill of %s/%s failed (%s)", user_id, platform, type(exc).__name__)
         await connections.record_run(conn, user_id, platform, high_water=high_water, error=error)
         return True
+
+    async def _opened(self, connection: StoreConnection) -> SourceContext:
+        opened = self.open_source(connection, self.settings)
+        if inspect.isawaitable(opened):
+            return await opened
+        return opened
 
     def start_now(self, user_id: UUID, platform: str) -> bool:
         """Run one connection's backfill in the background ("Backfill now"); False when this

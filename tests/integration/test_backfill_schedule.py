@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
+from typing import Any
 
 import asyncpg
 import pytest
@@ -141,3 +142,20 @@ async def test_backfill_now_runs_in_the_background_once_at_a_time(
     assert (await _status(pool, shop)).last_run_at is not None
     assert len(stand_in.calls) == 1
     await schedule.close()
+
+
+async def test_open_source_may_also_be_a_coroutine_giving_the_context_manager(
+    pool: asyncpg.Pool, settings: Settings
+):
+    """The contract writes open_source as ``async def`` and uses it in ``async with``."""
+    shop = await _connected(pool)
+    stand_in = BackfillStandIn(shop.user_id)
+
+    async def open_later(connection: Any, settings: Settings) -> Any:
+        return stand_in.open_source(connection, settings)
+
+    schedule = stand_in.schedule(pool, settings)
+    schedule.open_source = open_later
+    assert await schedule.run_one(shop.user_id, "woocommerce") is True
+    assert stand_in.calls == [(shop.user_id, "woocommerce")]
+    assert (await _status(pool, shop)).high_water == MARK

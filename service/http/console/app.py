@@ -43,7 +43,7 @@ def setup_console(app: web.Application) -> None:
     )
     key = sealing.master_key(app[SETTINGS])
     app[SIGN_IN_LIMITER] = AttemptLimiter()
-    app[TOKEN_SEALER] = sealing.TokenSealer(key)
+    app[TOKEN_SEALER] = sealing.sealer(app[SETTINGS])  # the server key (at_rest.py)
     app.middlewares.append(console_middleware(app[SETTINGS], key))
     app.router.add_static("/console/static", STATIC)
     auth.add_routes(app)

@@ -1,6 +1,7 @@
-"""A database from before migration 0010 keeps its signing secrets in clear: ``ledger db
-migrate`` seals them with the server key and clears them, and a signed delivery still
-verifies afterwards."""
+"""A database from before migration 0010 keeps its signing secrets in clear and its webhook
+tokens sealed under the session-derived key: ``ledger db migrate`` seals the secrets with the
+server key and clears them, seals the tokens again under it (the console still reveals
+them), and a signed delivery still verifies afterwards."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from service.accounts import users
+from service.accounts import sealing, users
 from service.settings import Settings
 from service.store import migrate as migrations
 from service.store.db import drop_database, ensure_database
@@ -49,7 +50,8 @@ async def test_migrate_seals_clear_secrets_and_signatures_still_verify(
 ):
     conn = await asyncpg.connect(old_database)
     try:
-        new = await users.create_user(conn, "upgraded-shop")
+        # Its token sealed as the console sealed it then: under the session-derived key.
+        new = await users.create_user(conn, "upgraded-shop", sealing.former_sealer(settings))
         # What 0004's set_secret wrote: the secret as given, and a replaced one in its grace.
         await conn.execute(
             "INSERT INTO user_secrets (user_id, platform, secret, set_at, previous_secret,"
@@ -65,7 +67,8 @@ async def test_migrate_seals_clear_secrets_and_signatures_still_verify(
     code, out, err = await ledger(old_database, "db", "migrate")
     assert code == 0, err
     assert "signing secrets: 1 row(s) sealed with the server key" in out
-    assert SECRET not in out + err
+    assert "webhook tokens: 1 sealed again with the server key" in out
+    assert SECRET not in out + err and new.webhook_token not in out + err
 
     conn = await asyncpg.connect(old_database)
     try:
@@ -79,6 +82,9 @@ async def test_migrate_seals_clear_secrets_and_signatures_still_verify(
             )
             == 1
         )
+        # The console still reveals the token, now with the server key.
+        current = sealing.sealer(settings)
+        assert await users.revealed_token(conn, new.user_id, current) == new.webhook_token
     finally:
         await conn.close()
     code, out, _ = await ledger(old_database, "db", "migrate")

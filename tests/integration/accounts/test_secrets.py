@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import asyncpg
 import pytest
+from cryptography.fernet import Fernet
 
 from service.accounts import secrets as signing
 from service.accounts import users
+from service.accounts.keyring import Keyring
 from tests.builders import sign, signed_vector
 from tests.support import create_merchant, server_keyring
 
@@ -166,3 +169,22 @@ async def test_unknown_user_and_platform(pool: asyncpg.Pool):
             await signing.secrets_for(
                 conn, shop.user_id, "magento", await conn.fetchval("SELECT now()"), server_keyring()
             )
+
+
+async def test_a_secret_sealed_with_another_key_verifies_nothing(
+    pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+):
+    """Not opened, it is never taken for "verification off": every delivery is refused."""
+    shop = await create_merchant(pool)
+    async with pool.acquire() as conn:
+        await signing.set_secret(
+            conn, shop.name, "woocommerce", SECRET, GRACE, Keyring(Fernet.generate_key())
+        )
+        now = await conn.fetchval("SELECT now()")
+        with caplog.at_level(logging.ERROR):
+            found = await signing.secrets_for(
+                conn, shop.user_id, "woocommerce", now, server_keyring()
+            )
+    assert found == [signing.UNOPENABLE] and found != [SECRET]
+    assert signing.verify("woocommerce", woo(SIGNATURE), BODY, found) == "invalid_signature"
+    assert "sealed with another server key" in caplog.text and SECRET not in caplog.text
