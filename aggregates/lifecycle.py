@@ -30,6 +30,9 @@ _NO_TIME = datetime.min.replace(tzinfo=UTC)
 # What a WooCommerce deletion notice shows as the platform status: the order or product went
 # to the trash, from which a restore brings it back.
 TRASH = "trash"
+# What an order shows as its platform status once the platform answered that it does not
+# exist (a lookup by id found it deleted for good: WooCommerce sends nothing for that).
+DELETED = "deleted"
 
 
 def keeps_own_books(lines: tuple[OrderLine, ...]) -> bool:

@@ -23,6 +23,7 @@ from aggregates.ids import order_id
 from aggregates.lifecycle import snapshot_key, stored_key
 from aggregates.order_commands import OrderMismatchError as OrderMismatchError
 from aggregates.order_commands import Outcome
+from aggregates.order_deletion import DeletionFound
 from aggregates.order_stock import StockBook
 from aggregates.values import (
     Customer,
@@ -224,6 +225,9 @@ class Order(Aggregate):
             aggregate.deleted = False
             aggregate.trash_after = None
 
+    class PlatformDeletionFound(DeletionFound):
+        """Asked for by id, the platform answered that the order does not exist."""
+
     def __init__(self, user_id: UUID, platform: str, external_id: str) -> None:
         self.user_id = user_id
         self.platform = platform
@@ -245,6 +249,7 @@ class Order(Aggregate):
         self.refunds: dict[str, Refund] = {}
         self.deleted = False
         self.trash_after: datetime | None = None
+        self.gone_after: datetime | None = None  # see PlatformDeletionFound
         self.stock = StockBook()
 
     @property

@@ -9,16 +9,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from aggregates.lifecycle import TRASH, deletion_is_trash, snapshot_key
+from aggregates.lifecycle import DELETED, TRASH, deletion_is_trash, snapshot_key
 from aggregates.order_correction import differences, plan
 from aggregates.order_decisions import move_stock, record_refunds, settle_sale, settle_stock
-from aggregates.values import Delivery, OrderSnapshot, Refund, SaleDetails
+from aggregates.values import (
+    PULLED_KEYS,
+    PULLED_METHOD,
+    PULLED_STATUS,
+    PULLED_URL,
+    Delivery,
+    OrderSnapshot,
+    Refund,
+    SaleDetails,
+)
 
 if TYPE_CHECKING:
     from aggregates.order import Order
 
 Outcome = Literal["recorded", "updated", "duplicate", "stale", "received", "deleted", "restored"]
-ReceiptKind = Literal["snapshot", "refund", "deletion"]
+# "lookup": the platform's answer to a lookup by id that found the order gone for good.
+ReceiptKind = Literal["snapshot", "refund", "deletion", "lookup"]
 
 
 class OrderMismatchError(ValueError):
@@ -90,6 +100,29 @@ def receive_deletion(order: Order, delivery: Delivery) -> Outcome:
         user_id=order.user_id,
         receipt_version=receipt,
         trash_after=delivery.received_at if trash else None,
+    )
+    settle_sale(order, receipt, None)
+    return "deleted"
+
+
+def find_deletion(order: Order, lookup: Delivery) -> Outcome:
+    """The platform answered a lookup by id (``lookup``: the pulled receipt of its answer,
+    see aggregates.values.PULLED_KEYS) that the order does not exist: marked deleted for
+    good, with the request and the answer as evidence; the sale keeps its stock (WooCommerce
+    does not restock on deletion)."""
+    if order.gone_after is not None:
+        return "duplicate"
+    receipt = record_receipt(order, lookup, "lookup", DELETED)
+    order.trigger_event(
+        order.PlatformDeletionFound,
+        user_id=order.user_id,
+        receipt_version=receipt,
+        method=lookup.headers[PULLED_METHOD],
+        url=lookup.headers[PULLED_URL],
+        status=int(lookup.headers[PULLED_STATUS]),
+        headers={k: v for k, v in lookup.headers.items() if k not in PULLED_KEYS},
+        body_sha256=lookup.body_sha256,
+        found_at=lookup.received_at,
     )
     settle_sale(order, receipt, None)
     return "deleted"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aggregates.lifecycle import TRASH, holds_stock, keeps_own_books
+from aggregates.lifecycle import DELETED, TRASH, holds_stock, keeps_own_books
 from aggregates.order_stock import Move, name_refund_restocks
 from aggregates.values import OrderLine, Refund, SaleDetails
 
@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 def shown_platform_status(order: Order) -> str | None:
     """The newest snapshot's platform status, or the trash while no snapshot modified
-    after the deletion notice came has been seen."""
+    after the deletion notice came has been seen (``deleted``, the same way, after the
+    platform answered that the order does not exist)."""
+    if order.gone_after is not None and (
+        order.latest_key is None or order.latest_key[0] <= order.gone_after
+    ):
+        return DELETED
     if order.trash_after is not None and (
         order.latest_key is None or order.latest_key[0] <= order.trash_after
     ):

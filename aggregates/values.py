@@ -235,3 +235,14 @@ class Delivery:
         """The fields, as an event records them."""
         found = {f.name: getattr(self, f.name) for f in fields(self)}
         return {**found, "headers": dict(self.headers)}
+
+
+# A receipt of an object pulled from the platform's API (service/backfill/) names the answer
+# it came from under these keys of its ``headers``, beside the answer's own headers (a
+# webhook's kept headers are only the platform's own, so none can carry them).
+PULLED_METHOD = "x-ledger-pulled-method"
+PULLED_URL = "x-ledger-pulled-url"  # the logical URL: no credentials
+PULLED_STATUS = "x-ledger-pulled-status"
+ANSWER_SHA256 = "x-ledger-answer-sha256"  # the whole answer's (in raw_deliveries too)
+ITEM_OFFSET = "x-ledger-item-offset"  # where the receipt's body starts in the answer
+PULLED_KEYS = (PULLED_METHOD, PULLED_URL, PULLED_STATUS, ANSWER_SHA256, ITEM_OFFSET)

@@ -109,6 +109,7 @@ class SalesProjection:
         Order.RefundRecorded,
         Order.DeletedOnPlatform,
         Order.RestoredOnPlatform,
+        Order.PlatformDeletionFound,
     )
     # Built once after a rebuild's first pass (service/projecting/bulk_replay.py): the log
     # makes them hold (a sale's id is its order's, named by user, platform and external id; its
@@ -161,8 +162,10 @@ class SalesProjection:
                 recorded.notification_id,
             )
             await conn.execute(_ADD_REFUND, e.originator_id, e.amount, e.timestamp)
-        elif isinstance(e, Order.DeletedOnPlatform | Order.RestoredOnPlatform):
-            deleted = isinstance(e, Order.DeletedOnPlatform)
+        elif isinstance(
+            e, Order.DeletedOnPlatform | Order.RestoredOnPlatform | Order.PlatformDeletionFound
+        ):
+            deleted = not isinstance(e, Order.RestoredOnPlatform)
             await conn.execute(_REMEMBER_DELETED, e.originator_id, deleted)
             await conn.execute(_DELETED, e.originator_id, deleted, e.timestamp)
 

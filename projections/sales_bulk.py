@@ -245,6 +245,7 @@ _HANDLERS: dict[str, Callable[[_Batch, StoredRow, dict[str, Any]], None]] = {
     get_topic(Order.RefundRecorded): _Batch.refund,
     get_topic(Order.DeletedOnPlatform): _Batch.deleted,
     get_topic(Order.RestoredOnPlatform): _Batch.restored,
+    get_topic(Order.PlatformDeletionFound): _Batch.deleted,
 }
 
 

@@ -78,3 +78,16 @@ async def search_sales(
 async def sales_totals(conn: Any, user_id: UUID, where: SaleFilter) -> list[dict[str, Any]]:
     rows = await conn.fetch(_TOTALS, user_id, *where.args())
     return [dict(r) for r in rows]
+
+
+_LIVE_CHANGED = """
+SELECT external_id FROM sales
+WHERE user_id = $1 AND platform = $2 AND NOT deleted_on_platform AND updated_at >= $3
+ORDER BY external_id
+"""
+
+
+async def live_changed_since(conn: Any, user_id: UUID, platform: str, since: datetime) -> list[str]:
+    """The external ids of the user's sales on ``platform`` still live on it (no deletion
+    recorded) that the ledger changed at ``since`` or later."""
+    return [r["external_id"] for r in await conn.fetch(_LIVE_CHANGED, user_id, platform, since)]

@@ -34,7 +34,9 @@ ON CONFLICT (user_id, product_ref) DO UPDATE SET
     updated_at = EXCLUDED.updated_at
 """
 
-# Deliveries arrive out of order: a report built before the one kept changes nothing (see
+# Deliveries arrive out of order: a report built before the one kept changes nothing but a
+# missing name or SKU (the API names a variation "S" where its webhook says "Camiseta - S";
+# see
 # stock.sql; an equal key is the same delivery, restated by a correction, which replaces its
 # first reading). The same rule, folded over a batch, is in stock_bulk.py.
 _NEWER_REPORT = """((coalesce(EXCLUDED.report_modified_at, '-infinity'), EXCLUDED.report_sha256)
@@ -47,8 +49,10 @@ INSERT INTO stock_levels (user_id, product_ref, platform, external_id, sku, name
     updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (user_id, product_ref) DO UPDATE SET
-    sku = coalesce(EXCLUDED.sku, stock_levels.sku),
-    name = coalesce(EXCLUDED.name, stock_levels.name),
+    sku = CASE WHEN {_NEWER_REPORT} THEN coalesce(EXCLUDED.sku, stock_levels.sku)
+        ELSE coalesce(stock_levels.sku, EXCLUDED.sku) END,
+    name = CASE WHEN {_NEWER_REPORT} THEN coalesce(EXCLUDED.name, stock_levels.name)
+        ELSE coalesce(stock_levels.name, EXCLUDED.name) END,
     tracked = CASE WHEN {_NEWER_REPORT} THEN EXCLUDED.tracked ELSE stock_levels.tracked END,
     platform_reported_quantity = CASE WHEN {_NEWER_REPORT}
         THEN EXCLUDED.platform_reported_quantity ELSE stock_levels.platform_reported_quantity END,
@@ -69,7 +73,8 @@ def split_ref(product_ref: str) -> tuple[str, str]:
 
 class StockProjection:
     name = "stock"
-    version = 2  # 2: tracked, and the newest report by the platform's own time
+    # 2: tracked, and the newest report by the platform's own time; 3: its name and SKU too
+    version = 3
     topics = topics(
         Order.StockDeducted,
         Order.StockRestored,

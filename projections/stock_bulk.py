@@ -3,9 +3,9 @@
 A batch of stored rows becomes one COPY of its movements and one merge of its levels. Each
 level change ``apply`` makes is folded, in log order, into one change per product: the sum of
 the deltas; the first event's platform and id (kept only when it creates the row); a SKU or
-name that a catalogue entry set (which wins) or that a movement offers (used only if the row
-has none); the catalogue's newest report; the last event's time. Merging that into the table
-gives exactly the rows the per-event statements give.
+name that the newest catalogue report set (which wins) or that an older one or a movement
+offers (used only if the row has none); the catalogue's newest report; the last event's
+time. Merging that into the table gives exactly the rows the per-event statements give.
 
 The newest report is kept as ``apply`` keeps it, by the key (the platform's time, a missing
 one first; the body's sha256), an equal key going to the later one: folded over a batch, the
@@ -67,8 +67,9 @@ _BATCH_REPORT = """(s.reported
 _UPDATE_LEVELS = f"""
 UPDATE stock_levels l SET
     quantity = l.quantity + s.quantity,
-    sku = CASE WHEN s.sku_set THEN s.sku ELSE coalesce(l.sku, s.sku) END,
-    name = CASE WHEN s.name_set THEN s.name ELSE coalesce(l.name, s.name) END,
+    sku = CASE WHEN s.sku_set AND {_BATCH_REPORT} THEN s.sku ELSE coalesce(l.sku, s.sku) END,
+    name = CASE WHEN s.name_set AND {_BATCH_REPORT} THEN s.name
+        ELSE coalesce(l.name, s.name) END,
     tracked = CASE WHEN {_BATCH_REPORT} THEN s.tracked ELSE l.tracked END,
     platform_reported_quantity = CASE WHEN {_BATCH_REPORT} THEN s.reported_quantity
         ELSE l.platform_reported_quantity END,
@@ -139,15 +140,18 @@ class _Level:
         count: int | None,
         key: tuple[datetime | None, str],
         at: datetime,
-    ) -> None:
-        """Fold one report in as ``apply`` keeps the newest (see the module's docstring)."""
-        if not self.reported or _report_key(*key) >= _report_key(
+    ) -> bool:
+        """Fold one report in as ``apply`` keeps the newest (see the module's docstring);
+        returns whether it is the newest of the batch so far."""
+        newest = not self.reported or _report_key(*key) >= _report_key(
             self.report_modified_at, self.report_sha256 or ""
-        ):
+        )
+        if newest:
             self.tracked, self.reported_quantity = tracked, count
             self.report_modified_at, self.report_sha256 = key
             self.report_recorded_at = at
         self.reported = True
+        return newest
 
 
 _NO_TIME = datetime.min.replace(tzinfo=UTC)
@@ -218,16 +222,17 @@ class _Batch:
     def catalogue(self, event: Any) -> None:
         for entry in entries(event):
             level = self.level(event.user_id, entry.product_ref, event.platform, entry.external_id)
-            if entry.sku is not None:
-                level.sku, level.sku_set = entry.sku, True
-            if entry.name is not None:
-                level.name, level.name_set = entry.name, True
-            level.report(
+            newest = level.report(
                 entry.tracked,
                 entry.reported_quantity,
                 (event.modified_at, event.body_sha256),
                 report_recorded_at(event),
             )
+            # The newest report's name and SKU win; an older one only fills a missing one.
+            if entry.sku is not None and (newest or level.sku is None):
+                level.sku, level.sku_set = entry.sku, level.sku_set or newest
+            if entry.name is not None and (newest or level.name is None):
+                level.name, level.name_set = entry.name, level.name_set or newest
             level.updated_at = event.timestamp
 
     def level_arrays(self) -> list[list[Any]]:

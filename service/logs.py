@@ -43,7 +43,8 @@ _REQUEST_LOGGERS = (
 # The secrets this service issues carry a visible prefix (service/accounts/users.py: TOKEN_PREFIX,
 # API_KEY_PREFIX), so one is scrubbed wherever it appears, also in a mistyped path that no
 # rule below recognises as a webhook path.
-_ISSUED = re.compile(r"\b(whk|key)_[A-Za-z0-9_-]{8,}")
+# Our tokens and keys, WooCommerce's consumer keys and secrets, Shopify's access tokens.
+_ISSUED = re.compile(r"\b(whk|key|ck|cs|shpat|shpca|shppa|shpss)_[A-Za-z0-9_-]{8,}")
 _SEPARATORS = re.compile(r"[/\\]+")
 _SPLIT = re.compile(r"([/\\]+)")
 UNSAFE_CHARS = re.compile(r"[^\x20-\x7e]")
@@ -51,7 +52,8 @@ _WORD = re.compile(r"[^\s'\"<>]+")
 _AUTH_SCHEME = re.compile(r"(?i)\b(bearer(?=\s)|basic(?=\s+[A-Za-z0-9+/=._~-]{8}))(\s+)[^\s'\",;]+")
 _SECRET_FIELD = re.compile(
     r"(?i)(authorization|cookie|set-cookie|x-wc-webhook-signature|x-shopify-hmac-sha256"
-    r"|x-shopify-access-token|api[_-]?key|secret|token|password)"
+    r"|x-shopify-access-token|api[_-]?key|consumer[_-]?key|oauth_signature|secret|token"
+    r"|password)"
     r"(['\"]?\s*[:=]\s*['\"]?)"
     r"(?:(?:bearer|basic)\s+)?[^\s'\",;&}]+"
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -130,6 +131,15 @@ class Settings:
     # The console's deliveries page says a platform has gone silent when its newest delivery
     # is older than this (a store that stopped sending is otherwise noticed by nobody).
     silent_after: timedelta = timedelta(hours=24)
+    # The Shopify Admin REST API version a backfill pulls from (Shopify supports each for a
+    # year; a newer one changes no field the ledger reads).
+    shopify_api_version: str = "2025-01"
+    # The server key every stored credential is sealed with (store API secrets, webhook
+    # signing secrets): a Fernet key, else one generated once into secret_key_file (0600).
+    secret_key: str | None = field(default=None, repr=False)
+    secret_key_file: Path = field(default_factory=lambda: _state_dir() / "secret.key")
+    # Minutes between the service's scheduled backfills of every connection; 0: none.
+    backfill_interval: int = 60
 
     @property
     def token_cache_file(self) -> Path:
@@ -176,6 +186,11 @@ class Settings:
             ),
             public_url=_public_url(env.get("LEDGER_PUBLIC_URL") or None),
             silent_after=_hours(env, "LEDGER_SILENT_HOURS", defaults.silent_after),
+            shopify_api_version=_api_version(
+                env.get("LEDGER_SHOPIFY_API_VERSION") or defaults.shopify_api_version
+            ),
+            secret_key=env.get("LEDGER_SECRET_KEY") or None,
+            backfill_interval=_minutes(env, "LEDGER_BACKFILL_INTERVAL", defaults.backfill_interval),
         )
 
 
@@ -187,6 +202,13 @@ def _public_url(raw: str | None) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         raise SettingsError("LEDGER_PUBLIC_URL must look like https://HOST[:PORT][/PATH]")
     return raw.rstrip("/")
+
+
+def _api_version(raw: str) -> str:
+    """A Shopify API version: YYYY-MM, or "unstable"."""
+    if raw != "unstable" and not re.fullmatch(r"20[0-9]{2}-(0[1-9]|1[0-2])", raw):
+        raise SettingsError(f"LEDGER_SHOPIFY_API_VERSION must look like 2025-01, not {raw!r}")
+    return raw
 
 
 def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -213,6 +235,23 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
     if value <= 0:
         raise SettingsError(f"{name} must be positive, not {value}")
+    return value
+
+
+_MAX_MINUTES = 7 * 24 * 60
+
+
+def _minutes(env: Mapping[str, str], name: str, default: int) -> int:
+    """Whole minutes, 0 meaning off, at most a week."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number of minutes, not {raw!r}") from None
+    if not 0 <= value <= _MAX_MINUTES:
+        raise SettingsError(f"{name} must be between 0 (off) and {_MAX_MINUTES}, not {value}")
     return value
 
 

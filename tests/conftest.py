@@ -65,8 +65,14 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     # The suite's one event loop also runs the tests' own work (fixtures read, Hypothesis,
     # the browser), on a machine other jobs share: a late timer there is not the overload
     # LEDGER_MAX_LOOP_LAG_MS guards against, and must not queue a test's delivery. The tests
-    # of that rule set the measured lag themselves.
-    return Settings(database_url=database_url, spool_dir=tmp_path / "spool", max_loop_lag=30.0)
+    # of that rule set the measured lag themselves. No scheduled backfill either: the
+    # connections the suite makes point at its own stand-ins (its tests run rounds themselves).
+    return Settings(
+        database_url=database_url,
+        spool_dir=tmp_path / "spool",
+        max_loop_lag=30.0,
+        backfill_interval=0,
+    )
 
 
 @pytest_asyncio.fixture

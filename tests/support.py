@@ -9,7 +9,8 @@ import secrets
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,8 +20,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from projections.base import Recorded
 from projections.registry import all_projections
 from service.accounts import users
+from service.accounts.connections import StoreConnection
+from service.accounts.directory import Directory
+from service.accounts.keyring import Keyring
+from service.backfill.run import BackfillSummary
 from service.http.access_log import RedactingAccessLogger
 from service.http.app import create_app
+from service.http.backfill_schedule import BackfillSchedule
 from service.intake.ingest import Ingestor
 from service.intake.keeping import pg_stores
 from service.projecting.rebuild import _differences, build, prepare_database
@@ -83,7 +89,9 @@ async def ledger(
 ) -> tuple[int, str, str]:
     """Run ``ledger ARGS`` as a process against ``database_url``, feeding ``stdin`` if given,
     with ``env`` added to the environment."""
-    env = {**os.environ, **(env or {}), "DATABASE_URL": database_url}
+    # No scheduled pulls (a `ledger serve`) of the connections the suite's tests make.
+    quiet = {"LEDGER_BACKFILL_INTERVAL": "0"}
+    env = {**os.environ, **quiet, **(env or {}), "DATABASE_URL": database_url}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -113,9 +121,15 @@ async def migrated_database(url: str) -> AsyncIterator[str]:
         await drop_database(url)
 
 
+def server_keyring() -> Keyring:
+    """The server key the suite's services and ``ledger`` commands use (var/secret.key)."""
+    return Keyring.from_settings(Settings())
+
+
 def pg_ingestor(pool: asyncpg.Pool, store: EventStore) -> Ingestor:
     """An ingestor on the real database, with the default limits."""
-    return Ingestor(pg_stores(pool, store, (1000, 200)), max_lines=5000)
+    directory = Directory(server_keyring())
+    return Ingestor(pg_stores(pool, store, (1000, 200), directory), max_lines=5000)
 
 
 @dataclass(frozen=True)
@@ -191,3 +205,50 @@ async def bulk_against_per_event(database_url: str, cls: type) -> list[str]:
         for conn, schema in ((bulk_conn, "bulk_check_a"), (slow_conn, "bulk_check_b")):
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             await conn.close()
+
+
+# The high-water mark the stand-in backfill reports.
+MARK = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+
+
+@dataclass
+class BackfillStandIn:
+    """The store clients and the backfill, as the schedule calls them (the real ones are
+    the pullclients and backfill parts' own business): records what it was asked to run."""
+
+    mine: UUID
+    calls: list[tuple[UUID, str]] = field(default_factory=list)
+    opened: list[str] = field(default_factory=list)
+    gate: asyncio.Event | None = None
+    failure: BaseException | None = None
+
+    @asynccontextmanager
+    async def open_source(
+        self, connection: StoreConnection, settings: Settings
+    ) -> AsyncIterator[Any]:
+        self.opened.append(connection.secret)
+        yield object()
+
+    async def backfill(
+        self, pool: Any, store: Any, settings: Settings, connection: StoreConnection, source: Any
+    ) -> BackfillSummary:
+        if connection.user_id != self.mine:
+            return _summary(None)  # another test's connection: not this test's business
+        self.calls.append((connection.user_id, connection.platform))
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failure is not None:
+            raise self.failure
+        return _summary(MARK)
+
+    def schedule(self, pool: asyncpg.Pool, settings: Settings) -> BackfillSchedule:
+        return BackfillSchedule(
+            pool, EventStore(), settings, server_keyring(), self.open_source, self.backfill
+        )
+
+
+def _summary(high_water: datetime | None) -> BackfillSummary:
+    return BackfillSummary(
+        new_sales=0, updated=0, unchanged=0, marked_deleted=0, marked_trash=0,
+        products=0, pages=1, high_water=high_water, dry_run=False,
+    )  # fmt: skip

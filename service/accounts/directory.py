@@ -37,6 +37,8 @@ from uuid import UUID
 
 import asyncpg
 
+from service.accounts.keyring import Keyring
+from service.accounts.secrets import opened
 from service.accounts.users import secret_hash
 from service.store.db import is_unavailable
 
@@ -60,35 +62,40 @@ class SecretRow:
 
 _LOADS: dict[str, str] = {
     "users": "SELECT token_hash, user_id FROM users",
-    "user_secrets": "SELECT user_id, platform, secret, previous_secret, previous_valid_until"
-    " FROM user_secrets",
+    "user_secrets": "SELECT user_id, platform, secret_sealed, previous_sealed,"
+    " previous_valid_until FROM user_secrets",
     "store_bindings": "SELECT user_id, platform, source FROM store_bindings",
 }
 
 
 # The reads before a refusal: one row, by key, never a whole table.
 _SIGNING_ROW = (
-    "SELECT secret, previous_secret, previous_valid_until FROM user_secrets"
+    "SELECT secret_sealed, previous_sealed, previous_valid_until FROM user_secrets"
     " WHERE user_id = $1 AND platform = $2"
 )
 _ONE_BINDING = "SELECT source FROM store_bindings WHERE user_id = $1 AND platform = $2"
 
 
-def _shape(table: str, rows: list[Any]) -> dict[Any, Any]:
+def _secret_row(keyring: Keyring, r: Any) -> SecretRow:
+    """A user_secrets row with its sealed secrets opened (they are kept sealed at rest)."""
+    return SecretRow(
+        opened(keyring, r["secret_sealed"]),
+        opened(keyring, r["previous_sealed"]),
+        r["previous_valid_until"],
+    )
+
+
+def _shape(table: str, rows: list[Any], keyring: Keyring) -> dict[Any, Any]:
     if table == "users":
         return {bytes(r["token_hash"]): r["user_id"] for r in rows}
     if table == "user_secrets":
-        return {
-            (r["user_id"], r["platform"]): SecretRow(
-                r["secret"], r["previous_secret"], r["previous_valid_until"]
-            )
-            for r in rows
-        }
+        return {(r["user_id"], r["platform"]): _secret_row(keyring, r) for r in rows}
     return {(r["user_id"], r["platform"]): r["source"] for r in rows}
 
 
 class Directory:
-    def __init__(self) -> None:
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
         self.listening = False
         self._copies: dict[str, dict[Any, Any]] = {}
         self._generations = dict.fromkeys(TABLES, 0)
@@ -106,7 +113,7 @@ class Directory:
         if copy is not None:
             return copy
         generation = self._generations[table]
-        copy = _shape(table, list(await conn.fetch(_LOADS[table])))
+        copy = _shape(table, list(await conn.fetch(_LOADS[table])), self.keyring)
         self.loads += 1
         if self.listening and generation == self._generations[table]:
             self._copies[table] = copy
@@ -144,7 +151,7 @@ class Directory:
         signature, so that a secret set a moment ago elsewhere is honoured at once)."""
         if fresh:
             row = await conn.fetchrow(_SIGNING_ROW, user_id, platform)
-            return None if row is None else SecretRow(*row)
+            return None if row is None else _secret_row(self.keyring, row)
         found = (await self._table(conn, "user_secrets")).get((user_id, platform))
         return found
 

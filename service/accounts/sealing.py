@@ -1,13 +1,15 @@
-"""The service's own key, and webhook tokens kept sealed with it so the console can show
-them again.
+"""The service's keys, and webhook tokens kept sealed so the console can show them again.
 
-The key is LEDGER_SESSION_KEY, else one generated once into var/session.key (mode 0600) and
-reused (so every ``ledger`` command and service on this machine shares it). The console's
-session cookies are encrypted with it; webhook tokens are sealed with a key derived from it
-(HKDF, its own label), never with the key itself. A token stays authenticated by its
-sha256 alone; the sealed copy is only what the Integrations tab reveals, and is shown only
-while it still hashes to the current token (a rotation by a ``ledger`` without this key
-leaves nothing to reveal until the next rotation here).
+Each key is a setting, else one generated once into var/ (mode 0600) and reused (so every
+``ledger`` command and service on this machine shares it): the session key
+(LEDGER_SESSION_KEY, var/session.key) encrypts the console's session cookies; the server
+key (LEDGER_SECRET_KEY, var/secret.key; keyring.py) seals every kept secret. Webhook tokens
+are sealed with a key derived from the server key (HKDF, its own label), never with the key
+itself; before migration 0010 they were sealed with one derived from the session key, and
+``users.reseal_tokens`` moves those (at_rest.py). A token stays authenticated by its sha256
+alone; the sealed copy is only what the Integrations tab reveals, and is shown only while it
+still hashes to the current token (a rotation by a ``ledger`` without this key leaves
+nothing to reveal until the next rotation here).
 """
 
 from __future__ import annotations
@@ -27,9 +29,14 @@ _TOKEN_LABEL = b"ledger webhook token v1"
 
 def master_key(settings: Settings) -> bytes:
     """The Fernet key: the setting, else the key file, made once (0600) when missing."""
-    if settings.session_key is not None:
-        return _valid(settings.session_key.encode(), "LEDGER_SESSION_KEY")
-    path = settings.session_key_file
+    return load_key(settings.session_key, "LEDGER_SESSION_KEY", settings.session_key_file)
+
+
+def load_key(given: str | None, name: str, path: Path) -> bytes:
+    """A Fernet key: ``given`` (the setting called ``name``), else the one in ``path``,
+    made once (mode 0600) when missing. Shared with the server key (keyring.py)."""
+    if given is not None:
+        return _valid(given.encode(), name)
     try:
         return _valid(path.read_bytes().strip(), str(path))
     except FileNotFoundError:
@@ -79,5 +86,16 @@ class TokenSealer:
             return None
 
 
+def server_key(settings: Settings) -> bytes:
+    """The server key: LEDGER_SECRET_KEY, else var/secret.key, made once (0600)."""
+    return load_key(settings.secret_key, "LEDGER_SECRET_KEY", settings.secret_key_file)
+
+
 def sealer(settings: Settings) -> TokenSealer:
+    """What seals webhook tokens: a key derived from the server key."""
+    return TokenSealer(server_key(settings))
+
+
+def former_sealer(settings: Settings) -> TokenSealer:
+    """What sealed them before migration 0010: a key derived from the session key."""
     return TokenSealer(master_key(settings))

@@ -1,7 +1,8 @@
 """Signing secrets per user and platform, and the check of a delivery's HMAC signature.
 
-A secret is kept as given (not hashed), because verifying a delivery means computing
-HMAC-SHA256 of its raw body with that same key. When a secret is replaced or cleared it stays
+A secret cannot be hashed, because verifying a delivery means computing HMAC-SHA256 of its
+raw body with that same key: it is kept sealed with the server key (keyring.py) and opened
+where it is read. When a secret is replaced or cleared it stays
 valid as the previous one for a grace period, so that deliveries signed before the merchant
 updated the store are not lost. Nothing here logs a secret or puts one in an exception.
 """
@@ -12,6 +13,8 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
+import secrets as stdlib_secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +24,7 @@ import asyncpg
 
 from aggregates.values import PLATFORMS
 from service.accounts import users
+from service.accounts.keyring import Keyring, SealedWithAnotherKeyError
 from service.adapters import registry
 from service.adapters.headers import header
 
@@ -30,7 +34,12 @@ SIGNATURE_VALID = "signature_valid"
 MISSING_SIGNATURE = "missing_signature"
 INVALID_SIGNATURE = "invalid_signature"
 
+log = logging.getLogger(__name__)
+
 _DIGEST_SIZE = hashlib.sha256().digest_size
+_PLAIN = ("secret", "previous_secret")
+# What a secret sealed under another key verifies with: a random key, new in each process.
+UNOPENABLE = stdlib_secrets.token_urlsafe(32)
 
 
 class UnknownPlatformError(ValueError):
@@ -70,7 +79,12 @@ def _check_secret(secret: str, where: str) -> None:
 
 
 async def set_secret(
-    conn: asyncpg.Connection, name: str, platform: str, secret: str, grace: timedelta
+    conn: asyncpg.Connection,
+    name: str,
+    platform: str,
+    secret: str,
+    grace: timedelta,
+    keyring: Keyring,
 ) -> None:
     """Make ``secret`` current; the one it replaces stays valid until now() + ``grace``.
 
@@ -83,16 +97,16 @@ async def set_secret(
         raise ValueError("grace must not be negative")
     user_id = await users.user_id_by_name(conn, name)
     await conn.execute(
-        "INSERT INTO user_secrets AS s (user_id, platform, secret, set_at)"
+        "INSERT INTO user_secrets AS s (user_id, platform, secret_sealed, set_at)"
         " VALUES ($1, $2, $3, now())"
         " ON CONFLICT (user_id, platform) DO UPDATE SET"
-        "  previous_secret = coalesce(s.secret, s.previous_secret),"
-        "  previous_valid_until = CASE WHEN s.secret IS NULL THEN s.previous_valid_until"
-        "   ELSE now() + $4::interval END,"
-        "  secret = excluded.secret, set_at = excluded.set_at",
+        "  previous_sealed = coalesce(s.secret_sealed, s.previous_sealed),"
+        "  previous_valid_until = CASE WHEN s.secret_sealed IS NULL"
+        "   THEN s.previous_valid_until ELSE now() + $4::interval END,"
+        "  secret_sealed = excluded.secret_sealed, set_at = excluded.set_at",
         user_id,
         platform,
-        secret,
+        keyring.seal(secret),
         grace,
     )
 
@@ -111,9 +125,9 @@ async def clear_secret(
         raise ValueError("grace must not be negative")
     user_id = await users.user_id_by_name(conn, name)
     await conn.execute(
-        "UPDATE user_secrets SET previous_secret = secret,"
-        " previous_valid_until = now() + $3::interval, secret = NULL, set_at = NULL"
-        " WHERE user_id = $1 AND platform = $2 AND secret IS NOT NULL",
+        "UPDATE user_secrets SET previous_sealed = secret_sealed,"
+        " previous_valid_until = now() + $3::interval, secret_sealed = NULL, set_at = NULL"
+        " WHERE user_id = $1 AND platform = $2 AND secret_sealed IS NOT NULL",
         user_id,
         platform,
         grace,
@@ -121,19 +135,59 @@ async def clear_secret(
 
 
 async def secrets_for(
-    conn: asyncpg.Connection, user_id: UUID, platform: str, now: datetime
+    conn: asyncpg.Connection, user_id: UUID, platform: str, now: datetime, keyring: Keyring
 ) -> list[str]:
     """The secrets a delivery may be signed with; [] when verification is off."""
     check_platform(platform)
     row = await conn.fetchrow(
-        "SELECT secret, previous_secret, previous_valid_until FROM user_secrets"
+        "SELECT secret_sealed, previous_sealed, previous_valid_until FROM user_secrets"
         " WHERE user_id = $1 AND platform = $2",
         user_id,
         platform,
     )
     if row is None:
         return []
-    return candidates(row["secret"], row["previous_secret"], row["previous_valid_until"], now)
+    secret, previous = (opened(keyring, row[c]) for c in ("secret_sealed", "previous_sealed"))
+    return candidates(secret, previous, row["previous_valid_until"], now)
+
+
+def opened(keyring: Keyring, sealed: bytes | None) -> str | None:
+    """A sealed secret in clear. One sealed with another key cannot be opened: it becomes a
+    random secret, so that the deliveries it should verify are refused (and quarantined),
+    never let in unverified as if verification were off."""
+    if sealed is None:
+        return None
+    try:
+        return keyring.open(sealed)
+    except SealedWithAnotherKeyError:
+        log.error("a signing secret was sealed with another server key: set it again")
+        return UNOPENABLE
+
+
+async def seal_clear_secrets(conn: asyncpg.Connection, keyring: Keyring) -> int:
+    """Seal the signing secrets still kept in clear (a database from before migration 0010,
+    or a value an older process wrote during an upgrade) and clear the plain columns;
+    returns how many rows changed. Run after the migrations, by `ledger db migrate` and at
+    the service's start. A plain value is the newer: it replaces a sealed one."""
+    changed = 0
+    async with conn.transaction():
+        rows = await conn.fetch(
+            "SELECT user_id, platform, secret, previous_secret FROM user_secrets"
+            " WHERE secret IS NOT NULL OR previous_secret IS NOT NULL FOR UPDATE"
+        )
+        for row in rows:
+            sealed = [None if row[c] is None else keyring.seal(row[c]) for c in _PLAIN]
+            await conn.execute(
+                "UPDATE user_secrets SET secret_sealed = coalesce($3, secret_sealed),"
+                " previous_sealed = coalesce($4, previous_sealed),"
+                " secret = NULL, previous_secret = NULL"
+                " WHERE user_id = $1 AND platform = $2",
+                row["user_id"],
+                row["platform"],
+                *sealed,
+            )
+            changed += 1
+    return changed
 
 
 def candidates(

@@ -224,3 +224,27 @@ async def revealed_token(
     if token is None or not hmac.compare_digest(secret_hash(token), bytes(row["token_hash"])):
         return None
     return token
+
+
+async def reseal_tokens(conn: asyncpg.Connection, former: TokenSealer, current: TokenSealer) -> int:
+    """Seal again under ``current`` the webhook tokens still sealed under ``former`` (the key
+    derived from the session key, before migration 0010); returns how many. One sealed
+    under neither stays as it is (the tab asks for a rotation, as it did)."""
+    moved = 0
+    for row in await conn.fetch(
+        "SELECT user_id, token_sealed FROM users WHERE token_sealed IS NOT NULL"
+    ):
+        sealed = bytes(row["token_sealed"])
+        if current.open(sealed) is not None:
+            continue
+        token = former.open(sealed)
+        if token is None:
+            continue
+        status = await conn.execute(
+            "UPDATE users SET token_sealed = $2 WHERE user_id = $1 AND token_sealed = $3",
+            row["user_id"],
+            current.seal(token),
+            sealed,
+        )
+        moved += status == "UPDATE 1"
+    return moved

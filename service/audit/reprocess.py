@@ -22,6 +22,7 @@ import asyncpg
 from eventsourcing.utils import get_topic
 
 from aggregates.order import Order
+from aggregates.order_commands import find_deletion
 from aggregates.product import Product
 from aggregates.values import Delivery, ProductSnapshot
 from projections.base import Recorded
@@ -59,6 +60,9 @@ def _reread(order: Order, receipt: Any, body: bytes) -> None:
         return
     if receipt.kind == "deletion":
         order.receive_deletion(delivery)
+        return
+    if receipt.kind == "lookup":  # the API's answer that the order does not exist
+        find_deletion(order, delivery)
         return
     doc = parse_json(body, receipt.headers.get("content-encoding"))
     if receipt.kind == "refund":

@@ -1,4 +1,4 @@
-"""The ``ledger`` command: serve, migrate, and manage users, inboxes, projections and audits.
+"""The ``ledger`` command: serve, migrate, manage users, stores, inboxes, projections, audits.
 
 Database: ``DATABASE_URL`` if set, else ``postgresql://postgres@127.0.0.1:5432/ledger``
 (``./scripts/serve`` also starts a private cluster when no server answers there).
@@ -16,7 +16,18 @@ import sys
 
 import asyncpg
 
-from service.cli import audit, deliveries, inbox, projections, reprocess, serve, users
+from service.accounts.keyring import SealedWithAnotherKeyError
+from service.cli import (
+    audit,
+    backfill,
+    connections,
+    deliveries,
+    inbox,
+    projections,
+    reprocess,
+    serve,
+    users,
+)
 from service.cli.common import Command, CommandError, failure_line
 from service.settings import Settings, SettingsError
 from service.store.db import mask_url
@@ -28,6 +39,10 @@ _EXPECTED: tuple[type[Exception], ...] = (
     MigrationChangedError,
     projections.UnknownProjectionError,
     *users.EXPECTED,
+    *connections.EXPECTED,
+    *backfill.EXPECTED,
+    SealedWithAnotherKeyError,
+    SettingsError,
 )
 
 
@@ -35,7 +50,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[tuple[str, str], Comma
     parser = argparse.ArgumentParser(prog="ledger", description=__doc__.splitlines()[0])
     top = parser.add_subparsers(dest="area", required=True)
     commands: dict[tuple[str, str], Command] = {}
-    for area in (serve, users, inbox, deliveries, projections, reprocess, audit):
+    for area in (
+        serve,
+        users,
+        connections,
+        inbox,
+        deliveries,
+        projections,
+        reprocess,
+        audit,
+        backfill,
+    ):
         commands.update(area.register(top))
     return parser, commands
 

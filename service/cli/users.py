@@ -10,8 +10,9 @@ from typing import Any
 
 from aggregates.values import PLATFORMS
 from projections.encoding import to_json
-from service.accounts import bindings, sealing, users
+from service.accounts import bindings, connections, sealing, users
 from service.accounts import secrets as signing
+from service.accounts.keyring import Keyring
 from service.cli.common import Command, connect, say
 from service.settings import Settings
 from service.store.eventstore import EventStore
@@ -51,7 +52,7 @@ def _sealer(settings: Settings) -> sealing.TokenSealer | None:
     try:
         return sealing.sealer(settings)
     except OSError as exc:
-        print(f"note: no key at {settings.session_key_file} ({exc.strerror})", file=sys.stderr)
+        print(f"note: no key at {settings.secret_key_file} ({exc.strerror})", file=sys.stderr)
         return None
 
 
@@ -126,7 +127,14 @@ async def cmd_users_set_secret(
     conn = await connect(settings)
     try:
         async with conn.transaction():
-            await signing.set_secret(conn, args.name, args.platform, secret, settings.secret_grace)
+            await signing.set_secret(
+                conn,
+                args.name,
+                args.platform,
+                secret,
+                settings.secret_grace,
+                Keyring.from_settings(settings),
+            )
             user_id = await users.user_id_by_name(conn, args.name)
             status = (await signing.secret_status(conn, user_id))[args.platform]
             now = await conn.fetchval("SELECT now()")
@@ -162,6 +170,7 @@ async def cmd_users_show(args: argparse.Namespace, settings: Settings, store: Ev
         user = next(u for u in await users.list_users(conn) if u["user_id"] == user_id)
         status = await signing.secret_status(conn, user_id)
         bound = await bindings.bindings_for(conn, user_id)
+        linked = await connections.connection_status(conn, user_id)
         now = await conn.fetchval("SELECT now()")
     finally:
         await conn.close()
@@ -174,6 +183,7 @@ async def cmd_users_show(args: argparse.Namespace, settings: Settings, store: Ev
     )
     for platform in PLATFORMS:
         say(f"  {platform}:", *_platform_lines(status.get(platform), bound.get(platform), now))
+        say(*_connection_lines(linked.get(platform)))
     return 0
 
 
@@ -194,6 +204,22 @@ def _platform_lines(
         lines.append(f"    bound store: {bound['source']} (since {_when(bound['bound_at'])})")
     else:
         lines.append("    bound store: none yet (the first delivery naming a store binds it)")
+    return lines
+
+
+def _connection_lines(status: connections.ConnectionStatus | None) -> list[str]:
+    """The store API connection: never its secret, a few characters of the key at most."""
+    if status is None:
+        return ["    store API: not connected (ledger connect --user NAME PLATFORM ...)"]
+    key = f", key {status.key_prefix}" if status.key_prefix else ""
+    lines = [
+        f"    store API: {status.base_url}{key} (connected {_when(status.created_at)})",
+        f"    last backfill: {_when(status.last_run_at)}; high-water: {_when(status.high_water)}",
+    ]
+    if status.failures:
+        lines.append(
+            f"    failing: {status.failures} run(s) in a row; last error: {status.last_error}"
+        )
     return lines
 
 

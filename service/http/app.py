@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
@@ -12,15 +13,20 @@ import asyncpg
 from aiohttp import web
 
 from projections.registry import all_projections
+from service.accounts.at_rest import seal_at_rest
 from service.accounts.directory import Directory
+from service.accounts.keyring import Keyring
 from service.audit.deliveries import run_pruning
 from service.http import audit_api, deliveries_api, metrics_api, openapi, query_api, webhooks
+from service.http.backfill_schedule import BackfillSchedule
 from service.http.console.app import setup_console
 from service.http.errors import error_middleware, error_response
 from service.http.keys import (
+    BACKFILL_SCHEDULE,
     DELIVERY_LOG,
     DELIVERY_OBSERVERS,
     INTAKE,
+    KEYRING,
     METRICS,
     POOL,
     POOL_INIT,
@@ -45,6 +51,8 @@ from service.store.db import (
 )
 from service.store.eventstore import EventStore
 from service.store.group_commit import GroupCommitter
+
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -127,7 +135,7 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
             await init(conn)
         return conn
 
-    directory = Directory()
+    directory = Directory(app[KEYRING])
     committer = GroupCommitter(
         connect_committer,
         store,
@@ -152,6 +160,30 @@ async def _intake_ctx(app: web.Application) -> AsyncIterator[None]:
     await committer.close()
     intake.close()
     spool.unlock()
+
+
+async def _backfill_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Seal what is still kept in clear or under the former key (accounts/at_rest.py), then
+    the scheduled backfill (LEDGER_BACKFILL_INTERVAL) and "Backfill now"."""
+    try:
+        async with connection(app[POOL]) as conn:
+            sealed = await seal_at_rest(conn, app[SETTINGS])
+        if sealed.secrets or sealed.tokens:
+            log.info(
+                "sealed with the server key: %d signing secret row(s), %d webhook token(s)",
+                sealed.secrets,
+                sealed.tokens,
+            )
+    except DatabaseUnavailableError:
+        log.warning("the database does not answer: secrets kept in clear are sealed later")
+    except (asyncpg.UndefinedColumnError, asyncpg.UndefinedTableError):
+        log.error("the database is not migrated: run ledger db migrate")
+    schedule = BackfillSchedule(app[POOL], app[STORE], app[SETTINGS], app[KEYRING])
+    app[BACKFILL_SCHEDULE] = schedule
+    task = _start(schedule.run())
+    yield
+    await _stop([task])
+    await schedule.close()
 
 
 def _start(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
@@ -180,11 +212,13 @@ def create_app(
     app[SETTINGS] = settings
     app[STORE] = store if store is not None else EventStore()
     app[METRICS] = Metrics()
+    app[KEYRING] = Keyring.from_settings(settings)
     observers: list[Observer] = [app[METRICS].observe, log_delivery]
     app[DELIVERY_OBSERVERS] = observers
     app.cleanup_ctx.append(functools.partial(_pool_ctx, init=pool_init))
     app.cleanup_ctx.append(_delivery_log_ctx)
     app.cleanup_ctx.append(_intake_ctx)
+    app.cleanup_ctx.append(_backfill_ctx)
     app.router.add_get("/healthz", healthz)
     webhooks.add_routes(app)
     query_api.add_routes(app)

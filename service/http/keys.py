@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncpg
 from aiohttp import web
 
+from service.accounts.keyring import Keyring
 from service.accounts.sealing import TokenSealer
+from service.http.backfill_schedule import BackfillSchedule
 from service.http.console.ratelimit import AttemptLimiter
 from service.intake.delivery_log import DeliveryLog
 from service.intake.intake import Intake
@@ -37,3 +39,7 @@ OPENAPI = web.AppKey("openapi", bytes)
 SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", AttemptLimiter)
 # Opens the sealed webhook tokens the Integrations tab reveals (service/accounts/sealing.py).
 TOKEN_SEALER = web.AppKey("token_sealer", TokenSealer)
+# The server key every kept credential is sealed with (service/accounts/keyring.py).
+KEYRING = web.AppKey("keyring", Keyring)
+# The scheduled backfill, and "Backfill now" (service/http/backfill_schedule.py).
+BACKFILL_SCHEDULE = web.AppKey("backfill_schedule", BackfillSchedule)

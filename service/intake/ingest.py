@@ -19,6 +19,7 @@ from uuid import UUID
 
 from aggregates.order import Order
 from aggregates.order_commands import Outcome as OrderOutcome
+from aggregates.order_commands import find_deletion
 from aggregates.product import Product, ProductOutcome
 from aggregates.values import Delivery
 from projections.base import Recorded
@@ -81,6 +82,29 @@ class Ingestor:
                 await store.keep_ping(d)
                 return PING
             return await self._ingest(store, d, keep_rejected)
+
+    async def ingest_pulled(
+        self, d: SpooledDelivery, delivery: Delivery, what: str, external_id: str = ""
+    ) -> Answer:
+        """Record one object pulled from the platform's API (service/backfill/), its receipt
+        (``delivery``) naming the answer it came from. No signature to check: the API
+        answered this service's own authenticated request. ``what``: ``order``, ``product``,
+        ``order_trashed`` (listed by the trash scan: marked as a deletion notice marks it)
+        or ``order_gone`` (``d.body``: the answer that order ``external_id`` does not
+        exist). A body that cannot be used is reported, not filed in the inbox (whose
+        reprocessing is the webhook's path): the next backfill pulls it again."""
+        async with self.stores() as store:
+            if what == "order_gone":
+                return await _order(
+                    store, d, delivery, external_id, lambda o: find_deletion(o, delivery)
+                )
+            try:
+                doc = parse_json(d.body, None)
+                check_lines(doc, self.max_lines)
+                answer = await _record(store, PLATFORMS[d.platform], what, d, delivery, doc)
+            except PayloadError as err:
+                answer = await self._reject(store, d, err, False)
+            return replace(answer, verification=delivery.verification)
 
     async def _ingest(self, store: IntakeStore, d: SpooledDelivery, keep: bool) -> Answer:
         verification = await _verification(store, d)
@@ -168,6 +192,11 @@ async def _record(
             delivery,
             snapshot.external_id,
             lambda o: o.receive(delivery, snapshot, restored=restored),
+        )
+    if what == "order_trashed":
+        trashed = platform.order_from_json(doc)
+        return await _order(
+            store, d, delivery, trashed.external_id, lambda o: o.receive_deletion(delivery)
         )
     if what == "order_deleted":
         gone = platform.deleted_from_json(doc)

@@ -34,6 +34,7 @@ import asyncpg
 
 from service.accounts import users
 from service.accounts.directory import Directory
+from service.accounts.keyring import Keyring
 from service.intake.delivery import SpooledDelivery
 from service.intake.delivery_log import DeliveryLog
 from service.intake.delivery_rows import SPOOL, log_row
@@ -66,6 +67,8 @@ def pg_ingestor(
 ) -> Ingestor:
     """The ingestor on the real database, with the settings' limits."""
     limits = (settings.inbox_max_per_user, settings.inbox_signature_failures)
+    if directory is None:
+        directory = Directory(Keyring.from_settings(settings))
     stores = pg_stores(pool, store, limits, directory, committer)
     return Ingestor(stores, max_lines=settings.max_lines)
 
@@ -109,7 +112,9 @@ class Intake:
         self.spool = spool
         self.settings = settings
         self.runner = runner
-        self.directory = directory if directory is not None else Directory()
+        self.directory = (
+            directory if directory is not None else Directory(Keyring.from_settings(settings))
+        )
         self.deliveries = deliveries  # the delivery log: the spool's replays write to it
         self.cache = users.TokenCache(settings.token_cache_file, spool.database)
         self.cache.load()

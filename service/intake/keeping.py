@@ -148,13 +148,12 @@ def pg_stores(
     pool: asyncpg.Pool,
     store: EventStore,
     limits: Limits,
-    directory: Directory | None = None,
+    directory: Directory,
     committer: GroupCommitter | None = None,
 ) -> StoresFactory:
     """A factory of PgIntakeStore, each on one pooled connection for one delivery. Without
     a listening ``directory`` every lookup reads the database; without a ``committer`` every
     append is a statement of its own."""
-    directory = directory if directory is not None else Directory()
 
     @asynccontextmanager
     async def stores() -> AsyncIterator[IntakeStore]:

@@ -255,3 +255,14 @@ def replay(history: Sequence[Any]) -> Any:
     for event in history:
         aggregate = event.mutate(aggregate)
     return aggregate
+
+
+_KEEP_RAW = """
+INSERT INTO raw_deliveries (sha256, body) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING
+"""
+
+
+async def keep_raw(conn: asyncpg.Connection, sha256: str, body: bytes) -> None:
+    """Keep bytes an event names by sha256 but no delivery brought whole (a pulled answer,
+    whose items are the receipts' bodies); kept once, like any raw delivery."""
+    await conn.execute(_KEEP_RAW, sha256, body)

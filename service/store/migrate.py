@@ -27,6 +27,8 @@ MIGRATIONS = (
     "0007_append_function.sql",
     "0008_deliveries.sql",
     "0009_sealed_tokens.sql",
+    "0010_store_connections.sql",
+    "0011_backfill_checkpoints.sql",
 )
 # What releases before the numbering recorded for the first four files.
 _LEGACY_NAMES = {

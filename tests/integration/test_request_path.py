@@ -26,7 +26,7 @@ from service.store.db import create_pool, database_identity
 from service.store.eventstore import EventStore
 from service.store.group_commit import GroupCommitter
 from tests.builders import as_body, woo_order
-from tests.support import Merchant, create_merchant, start_client, wait_until
+from tests.support import Merchant, create_merchant, server_keyring, start_client, wait_until
 
 HEADERS = {"x-wc-webhook-topic": "order.created", "x-wc-webhook-source": "https://shop.example/"}
 
@@ -60,7 +60,7 @@ async def rig(settings: Settings) -> AsyncIterator[Rig]:
     store = EventStore()
     pool = await create_pool(settings.database_url, 2, init=init)
     spool = Spool(settings.spool_dir, 100, 10**7, database_identity(settings.database_url))
-    directory = Directory()
+    directory = Directory(server_keyring())
     committer = GroupCommitter(connect, store)
     ingestor = pg_ingestor(pool, store, settings, directory, committer)
     intake = Intake(pool, ingestor, spool, settings, None, directory)

@@ -352,3 +352,18 @@ def test_an_issued_token_is_scrubbed_under_any_mistyped_path(path: str) -> None:
         secret = new_secret(prefix)
         for text in (redact_path(path.format(t=secret)), redact_text(path.format(t=secret))):
             assert secret not in text and secret[4:] not in text, text
+
+
+def test_store_api_credentials_are_redacted():
+    line = (
+        "GET /wp-json/wc/v3/orders?consumer_key=ck_0123456789abcdef&oauth_signature=abc%3D"
+        " with cs_0123456789abcdef and shpat_0123456789abcdef"
+    )
+    shown = redact_text(line)
+    for secret in (
+        "ck_0123456789abcdef",
+        "abc%3D",
+        "cs_0123456789abcdef",
+        "shpat_0123456789abcdef",
+    ):
+        assert secret not in shown

@@ -23,6 +23,7 @@ from service.http.console import (
     sale,
     sales,
     stock,
+    store_api,
 )
 from service.http.console.ratelimit import AttemptLimiter
 from service.http.console.security import console_middleware
@@ -42,7 +43,7 @@ def setup_console(app: web.Application) -> None:
     )
     key = sealing.master_key(app[SETTINGS])
     app[SIGN_IN_LIMITER] = AttemptLimiter()
-    app[TOKEN_SEALER] = sealing.TokenSealer(key)
+    app[TOKEN_SEALER] = sealing.sealer(app[SETTINGS])  # the server key (at_rest.py)
     app.middlewares.append(console_middleware(app[SETTINGS], key))
     app.router.add_static("/console/static", STATIC)
     auth.add_routes(app)
@@ -50,6 +51,7 @@ def setup_console(app: web.Application) -> None:
     sale.add_routes(app)
     integrations.add_routes(app)
     integration_forms.add_routes(app)
+    store_api.add_routes(app)
     stock.add_routes(app)
     products.add_routes(app)
     deliveries.add_routes(app)

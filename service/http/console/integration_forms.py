@@ -14,7 +14,7 @@ from service.accounts import secrets as signing
 from service.http.console import auth
 from service.http.console.integrations import PATH
 from service.http.errors import InvalidParameterError
-from service.http.keys import POOL, SETTINGS
+from service.http.keys import KEYRING, POOL, SETTINGS
 from service.store.db import connection
 
 _SECRET_ERRORS = (
@@ -48,7 +48,12 @@ async def set_secret(request: web.Request) -> web.StreamResponse:
     try:
         async with connection(request.app[POOL]) as conn:
             await signing.set_secret(
-                conn, name, platform, secret.strip(), request.app[SETTINGS].secret_grace
+                conn,
+                name,
+                platform,
+                secret.strip(),
+                request.app[SETTINGS].secret_grace,
+                request.app[KEYRING],
             )
     except _SECRET_ERRORS as exc:
         # The docstring says what is wrong; the exception's own text names the user only.

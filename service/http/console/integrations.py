@@ -1,5 +1,6 @@
 """The Integrations tab: each endpoint's webhook URL (token masked; reveal, copy), the docs'
-curl test filled in, signing secrets, bound stores, the last delivery, and rotations.
+curl test filled in, signing secrets, bound stores, store API connections and their
+backfills (the forms: store_api.py), the last delivery, and rotations.
 
 The token appears in a page only as the answer to a POST with the CSRF token: a reveal, or
 a rotation (the new URL, shown once). GET pages show it masked.
@@ -15,7 +16,7 @@ from aiohttp import web
 from aiohttp_session import get_session
 
 from aggregates.values import PLATFORMS
-from service.accounts import bindings, users
+from service.accounts import bindings, connections, users
 from service.accounts import secrets as signing
 from service.audit.deliveries import last_deliveries
 from service.http.console import auth
@@ -44,7 +45,17 @@ CURL_TEST = """curl -X POST {url} \\
     "payment_method": "stripe"
   }}'"""
 # What a redirect back to the tab may announce (?done=...): a fixed list, never free text.
-DONE = ("secret_set", "secret_cleared", "unbound", "not_bound")
+DONE = (
+    "secret_set",
+    "secret_cleared",
+    "unbound",
+    "not_bound",
+    "connected",
+    "disconnected",
+    "not_connected",
+    "backfill_started",
+    "backfill_running",
+)
 
 
 def base_url(request: web.Request) -> str:
@@ -82,12 +93,14 @@ def endpoints(base: str, token: str | None, revealed: bool, last: dict[Any, Any]
 async def _platforms(conn: asyncpg.Connection, user_id: UUID) -> list[dict[str, Any]]:
     status = await signing.secret_status(conn, user_id)
     bound = await bindings.bindings_for(conn, user_id)
+    linked = await connections.connection_status(conn, user_id)
     return [
         {
             "platform": p,
             "secret_set_at": status.get(p, {}).get("set_at"),
             "previous_valid_until": status.get(p, {}).get("previous_valid_until"),
             "bound": bound.get(p),
+            "connection": linked.get(p),
         }
         for p in PLATFORMS
     ]

@@ -89,6 +89,43 @@ INTEGRATIONS: dict[str, tuple[str, str]] = {
     ),
     "int.bound_at": ("since {when}", "desde {when}"),
     "int.unbind": ("Unbind the store", "Desvincular la tienda"),
+    "int.api": ("Store API (backfill)", "API de la tienda (recuperación)"),
+    "int.api_none": (
+        "Not connected: orders the webhooks miss are not pulled from the store.",
+        "Sin conectar: los pedidos que los webhooks no entregan no se recuperan de la tienda.",
+    ),
+    "int.api_key": ("key {prefix}", "clave {prefix}"),
+    "int.api_last": ("Last backfill", "Última recuperación"),
+    "int.api_never": ("not yet", "todavía ninguna"),
+    "int.api_high_water": (
+        "Everything changed up to {when} is in the ledger.",
+        "Todo lo modificado hasta {when} está en el libro.",
+    ),
+    "int.api_failing": (
+        "The last {n} run(s) failed:",
+        "Las últimas {n} ejecuciones fallaron:",
+    ),
+    "int.api_backfill": ("Backfill now", "Recuperar ahora"),
+    "int.api_disconnect": ("Disconnect the store API", "Desconectar la API de la tienda"),
+    "int.api_help.woocommerce": (
+        "A read-only REST API key from WooCommerce (Settings, Advanced, REST API). The secret"
+        " is kept encrypted and never shown again.",
+        "Una clave de la API REST de WooCommerce de solo lectura (Ajustes, Avanzado, API"
+        " REST). El secreto se guarda cifrado y no se vuelve a mostrar.",
+    ),
+    "int.api_help.shopify": (
+        "An Admin API access token of a custom app with read access to orders and products."
+        " It is kept encrypted and never shown again.",
+        "Un token de acceso a la Admin API de una app personalizada con lectura de pedidos y"
+        " productos. Se guarda cifrado y no se vuelve a mostrar.",
+    ),
+    "int.api_url": ("Store URL", "URL de la tienda"),
+    "int.api_consumer_key": ("Consumer key", "Clave de cliente"),
+    "int.api_consumer_secret": ("Consumer secret", "Secreto de cliente"),
+    "int.api_shop": ("Shop domain", "Dominio de la tienda"),
+    "int.api_token": ("Admin API access token", "Token de acceso a la Admin API"),
+    "int.api_connect": ("Connect the store API", "Conectar la API de la tienda"),
+    "int.api_replace": ("Replace the connection", "Reemplazar la conexión"),
     "int.rotations": ("Rotate secrets", "Rotar secretos"),
     "int.rotate_token": ("Rotate the webhook token", "Rotar el token del webhook"),
     "int.rotate_token_help": (
@@ -104,6 +141,26 @@ INTEGRATIONS: dict[str, tuple[str, str]] = {
     "done.secret_cleared": ("The signing secret is cleared.", "El secreto de firma se ha quitado."),
     "done.unbound": ("The store is unbound.", "La tienda está desvinculada."),
     "done.not_bound": ("No store was bound.", "No había ninguna tienda vinculada."),
+    "done.connected": (
+        "The store API is connected; its secret is kept encrypted.",
+        "La API de la tienda está conectada; su secreto se guarda cifrado.",
+    ),
+    "done.disconnected": (
+        "The store API is disconnected; its secret is gone.",
+        "La API de la tienda está desconectada; su secreto se ha borrado.",
+    ),
+    "done.not_connected": (
+        "No store API was connected.",
+        "No había ninguna API de tienda conectada.",
+    ),
+    "done.backfill_started": (
+        "The backfill is running: reload this page to see how it went.",
+        "La recuperación está en marcha: recargue esta página para ver el resultado.",
+    ),
+    "done.backfill_running": (
+        "A backfill of this store is already running.",
+        "Ya hay una recuperación de esta tienda en marcha.",
+    ),
     "confirm.title": ("Are you sure?", "¿Está seguro?"),
     "confirm.token": (
         "Rotate the webhook token? Every store must then be given the new URLs: until then"

@@ -19,7 +19,7 @@ from service.http.params import uuid_param
 from service.store.db import connection
 
 STATUS_EVENTS = ("SaleRecorded", "SaleStatusChanged", "StatusNoted")
-DELETION_EVENTS = ("DeletedOnPlatform", "RestoredOnPlatform")
+DELETION_EVENTS = ("DeletedOnPlatform", "RestoredOnPlatform", "PlatformDeletionFound")
 CORRECTION_EVENTS = ("InterpretationCorrected",)
 
 

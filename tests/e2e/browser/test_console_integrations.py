@@ -134,3 +134,22 @@ async def test_rotating_the_api_key_then_signing_in_again(page: Page, shop: Merc
     await page.get_by_label("API key").fill(new_key)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url("**/console/sales")
+
+
+async def test_connecting_the_store_api_in_the_browser(page: Page, shop: Merchant):
+    secret = "cs_browser0123456789abcdef0123456789abcdef"
+    await sign_in(page, shop)
+    await page.goto(page.url.split("/console")[0] + "/console/settings/integrations")
+    woo = page.locator("#platform-woocommerce")
+    await woo.get_by_label("Store URL").fill("https://shop.example")
+    await woo.get_by_label("Consumer key").fill("ck_browser0123456789abcdef0123456789abcd")
+    await woo.get_by_label("Consumer secret").fill(secret)
+    await woo.get_by_role("button", name="Connect the store API").click()
+    await expect(page.locator("p.notice")).to_contain_text("The store API is connected")
+    await expect(woo.locator("p.connection")).to_contain_text("https://shop.example")
+    await expect(woo.get_by_role("button", name="Backfill now")).to_be_visible()
+    assert secret not in await page.content()
+    await page.set_viewport_size({"width": 375, "height": 800})
+    assert await no_horizontal_scroll(page)
+    await woo.scroll_into_view_if_needed()
+    await screenshot(page, "integrations-store-api-375")

@@ -17,7 +17,12 @@ from tests.support import Merchant, ledger
 
 
 def _env(database_url: str, spool: Path) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": database_url, "LEDGER_SPOOL_DIR": str(spool)}
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "LEDGER_SPOOL_DIR": str(spool),
+        "LEDGER_BACKFILL_INTERVAL": "0",  # no scheduled pulls of the suite's connections
+    }
 
 
 def _run(env: dict[str, str], *args: str, timeout: float = 60) -> tuple[int, str, str]:

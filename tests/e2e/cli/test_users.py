@@ -7,7 +7,7 @@ import asyncpg
 from service.accounts import bindings
 from service.accounts import secrets as signing
 from tests.builders import signed_vector
-from tests.support import Merchant, create_merchant, ledger
+from tests.support import Merchant, create_merchant, ledger, server_keyring
 
 BODY, SECRET, SIGNATURE = signed_vector()
 
@@ -19,7 +19,7 @@ async def ledger_with_input(database_url: str, data: bytes, *args: str) -> tuple
 async def _current(pool: asyncpg.Pool, shop: Merchant, platform: str) -> list[str]:
     async with pool.acquire() as conn:
         now = await conn.fetchval("SELECT now()")
-        return await signing.secrets_for(conn, shop.user_id, platform, now)
+        return await signing.secrets_for(conn, shop.user_id, platform, now, server_keyring())
 
 
 async def test_cli_set_show_and_clear_secret(pool: asyncpg.Pool, database_url: str):

@@ -19,7 +19,7 @@ from service.http.keys import INTAKE
 from service.settings import Settings
 from tests.builders import as_body, sign, woo_order, woo_product
 from tests.e2e.http.console_client import page, sign_in
-from tests.support import Merchant, create_merchant, sales_of, wait_until
+from tests.support import Merchant, create_merchant, sales_of, server_keyring, wait_until
 
 
 async def _deliveries(client: TestClient, merchant: Merchant) -> list[dict[str, Any]]:
@@ -36,7 +36,9 @@ async def _refused_signature(client: TestClient, merchant: Merchant, pool: async
     """An order refused for its signature (the store signs with a secret the ledger does not
     have yet); its delivery id."""
     async with pool.acquire() as conn:
-        await secrets.set_secret(conn, merchant.name, "woocommerce", "old", timedelta(0))
+        await secrets.set_secret(
+            conn, merchant.name, "woocommerce", "old", timedelta(0), server_keyring()
+        )
     body = as_body(woo_order(77))
     resp = await client.post(
         merchant.woo_orders(),
@@ -155,7 +157,9 @@ async def test_reprocess_a_quarantined_delivery_once_confirmed(
     assert "still cannot be used" in await page(client, resp.headers["Location"])
     # The merchant sets the store's secret: now it goes into the ledger.
     async with pool.acquire() as conn:
-        await secrets.set_secret(conn, merchant.name, "woocommerce", "new", timedelta(0))
+        await secrets.set_secret(
+            conn, merchant.name, "woocommerce", "new", timedelta(0), server_keyring()
+        )
     resp = await client.post(url, data={"csrf": csrf}, allow_redirects=False)
     assert resp.headers["Location"] == f"/console/deliveries/{delivery_id}?done=recorded"
     html = await page(client, resp.headers["Location"])

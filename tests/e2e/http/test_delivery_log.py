@@ -17,7 +17,7 @@ from service.accounts import secrets
 from service.http.keys import INTAKE
 from service.settings import Settings
 from tests.builders import as_body, shopify_body, sign, woo_order, woo_product
-from tests.support import Merchant, create_merchant, start_client, wait_until
+from tests.support import Merchant, create_merchant, server_keyring, start_client, wait_until
 
 WOO_HEADERS = {
     "X-WC-Webhook-Topic": "order.created",
@@ -191,7 +191,9 @@ async def test_signatures_refused_and_verified_are_logged(
     client: TestClient, merchant: Merchant, pool: asyncpg.Pool
 ):
     async with pool.acquire() as conn:
-        await secrets.set_secret(conn, merchant.name, "woocommerce", "s3cret", timedelta(hours=1))
+        await secrets.set_secret(
+            conn, merchant.name, "woocommerce", "s3cret", timedelta(hours=1), server_keyring()
+        )
     body = as_body(woo_order(510))
     for signature, verification in ((None, "missing_signature"), ("bm9wZQ==", "invalid_signature")):
         headers = {"X-WC-Webhook-Signature": signature} if signature else {}

@@ -18,7 +18,7 @@ from service.accounts import secrets
 from service.logs import configure_logging
 from service.settings import Settings
 from tests.builders import FIXTURES, LIVE_SECRET, live_day, shopify_body, sign, woo_order
-from tests.support import Merchant, start_client, wait_until
+from tests.support import Merchant, server_keyring, start_client, wait_until
 
 METRICS_TOKEN = "metrics-token-Hk3wQ9rT"
 SHOPIFY_SECRET = "shpss-logtest-5ecret-77"
@@ -94,7 +94,9 @@ async def test_one_line_per_delivery_and_no_secret_in_any_line(
 ):
     async with pool.acquire() as conn:
         for platform, secret in (("woocommerce", LIVE_SECRET), ("shopify", SHOPIFY_SECRET)):
-            await secrets.set_secret(conn, merchant.name, platform, secret, timedelta(hours=1))
+            await secrets.set_secret(
+                conn, merchant.name, platform, secret, timedelta(hours=1), server_keyring()
+            )
     configure_logging("DEBUG", fmt)
     client = await start_client(replace(settings, metrics_token=METRICS_TOKEN))
     try:

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient
 from service.accounts import secrets
 from service.settings import Settings
 from tests.builders import woo_order
-from tests.support import Merchant, ledger, start_client, wait_until
+from tests.support import Merchant, ledger, server_keyring, start_client, wait_until
 
 SECRET = "s3cret-for-hostile-tests"
 SOURCE = "https://shop.example/"
@@ -82,7 +82,9 @@ async def test_unsigned_floods_never_take_the_room_of_real_deliveries(
     settings: Settings, merchant: Merchant, pool: asyncpg.Pool
 ):
     async with pool.acquire() as conn:
-        await secrets.set_secret(conn, merchant.name, "woocommerce", SECRET, settings.secret_grace)
+        await secrets.set_secret(
+            conn, merchant.name, "woocommerce", SECRET, settings.secret_grace, server_keyring()
+        )
     client = await start_client(replace(settings, inbox_max_per_user=3, inbox_signature_failures=2))
     try:
         for n in range(10):  # junk posted with the token alone

@@ -24,7 +24,7 @@ from service.accounts import secrets
 from service.adapters import woocommerce
 from service.http.keys import RUNNER
 from tests.builders import LIVE_SECRET, LiveDelivery, live_day, live_store_at_end
-from tests.support import Merchant, create_merchant, ledger
+from tests.support import Merchant, create_merchant, ledger, server_keyring
 
 DAY = live_day()
 STORE = live_store_at_end()
@@ -38,7 +38,9 @@ GRACE = timedelta(hours=24)
 async def _live_merchant(pool: asyncpg.Pool) -> Merchant:
     merchant = await create_merchant(pool, "live")
     async with pool.acquire() as conn:
-        await secrets.set_secret(conn, merchant.name, "woocommerce", LIVE_SECRET, GRACE)
+        await secrets.set_secret(
+            conn, merchant.name, "woocommerce", LIVE_SECRET, GRACE, server_keyring()
+        )
     return merchant
 
 

@@ -35,6 +35,8 @@ def _env(database_url: str, spool: Path, **extra: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "LEDGER_SPOOL_DIR": str(spool),
         "LEDGER_LOG_LEVEL": "WARNING",
+        # The suite's stores are stand-ins of its own tests: no scheduled pulls of them.
+        "LEDGER_BACKFILL_INTERVAL": "0",
         **extra,
     }
 

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from service.accounts import secrets
 from service.store.eventstore import EventStore
 from tests.builders import FIXTURES, woo_order
-from tests.support import Merchant, create_merchant, ledger, sales_of, stock_of
+from tests.support import Merchant, create_merchant, ledger, sales_of, server_keyring, stock_of
 
 SIGNED = FIXTURES / "woocommerce" / "woocommerce-order-erpnext-webhook-signed.json"
 SOURCE = FIXTURES / "woocommerce" / "woocommerce-order-erpnext-webhook-signed.source.txt"
@@ -30,7 +30,7 @@ def _vector() -> tuple[bytes, str, str]:
 
 async def _set(pool: asyncpg.Pool, merchant: Merchant, platform: str, secret: str) -> None:
     async with pool.acquire() as conn:
-        await secrets.set_secret(conn, merchant.name, platform, secret, GRACE)
+        await secrets.set_secret(conn, merchant.name, platform, secret, GRACE, server_keyring())
 
 
 async def _inbox(client: TestClient, merchant: Merchant) -> list[dict]:

@@ -12,12 +12,12 @@ import pytest_asyncio
 
 from service.accounts import users
 from service.accounts.directory import Directory
-from tests.support import create_merchant, wait_until
+from tests.support import create_merchant, server_keyring, wait_until
 
 
 @pytest_asyncio.fixture
 async def directory(database_url: str) -> AsyncIterator[Directory]:
-    found = Directory()
+    found = Directory(server_keyring())
 
     async def connect() -> asyncpg.Connection:
         return await asyncpg.connect(database_url)
@@ -72,7 +72,7 @@ async def test_a_refusal_is_never_taken_from_the_copy(directory: Directory, pool
 
 
 async def test_without_its_listener_every_lookup_reads_the_database(pool: asyncpg.Pool):
-    deaf = Directory()
+    deaf = Directory(server_keyring())
     shop = await create_merchant(pool)
     async with pool.acquire() as conn:
         for n in range(3):

@@ -1,0 +1,94 @@
+"""Pure helpers of the API clients (service/http/pull/): what the platforms' answers mean.
+
+Header names live here because the platforms' own headers are named by their adapters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from urllib.parse import parse_qs, urlsplit
+
+SHOPIFY_ACCESS_TOKEN_HEADER = "X-Shopify-Access-Token"  # noqa: S105 (a header name)
+WOOCOMMERCE_TOTAL_PAGES_HEADER = "X-WP-TotalPages"
+
+# Response headers never kept with an exchange (they may carry credentials or sessions).
+_DROPPED_WORDS = ("authorization", "cookie", "token", "secret", "password", "api-key")
+# WooCommerce's Link headers repeat every request parameter, its own credentials included.
+_CREDENTIAL_PARAM = re.compile(
+    r"((?:oauth_[a-z_]+|consumer_key|consumer_secret)=)[^&>;\s]*", re.IGNORECASE
+)
+_LINK = re.compile(r"<([^>]*)>\s*;([^,]*)")
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The response headers worth keeping as evidence: no credential in any of them."""
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        if any(word in name.lower() for word in _DROPPED_WORDS):
+            continue
+        value = _CREDENTIAL_PARAM.sub(r"\1REDACTED", value)
+        kept[name] = f"{kept[name]}, {value}" if name in kept else value
+    return kept
+
+
+def retry_after(value: str | None, now: datetime, cap: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` (seconds, possibly with a fraction as Shopify
+    sends, or an HTTP date), at most ``cap``; None when absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), cap)
+
+
+def next_page_info(link: str | None) -> str | None:
+    """The ``page_info`` of the ``rel="next"`` URL in a Shopify ``Link`` header."""
+    if not link:
+        return None
+    for url, attributes in _LINK.findall(link):
+        if re.search(r'rel\s*=\s*"?next"?', attributes):
+            values = parse_qs(urlsplit(url).query).get("page_info")
+            return values[0] if values else None
+    return None
+
+
+def wc_time(moment: datetime, *, round_up: bool = False) -> str:
+    """A WooCommerce filter date (UTC, sent with ``dates_are_gmt=true``), second-precise:
+    rounded down by default, so an exclusive bound never skips its own second."""
+    moment = moment.astimezone(UTC)
+    if round_up and moment.microsecond:
+        moment += timedelta(seconds=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def shopify_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def total_pages(headers: Mapping[str, str]) -> int | None:
+    for name, value in headers.items():
+        if name.lower() == WOOCOMMERCE_TOTAL_PAGES_HEADER.lower():
+            try:
+                return int(value.strip())
+            except ValueError:
+                return None
+    return None
+
+
+def key_prefix(key: str | None) -> str:
+    """At most a consumer key's first 7 characters (``ck_1234``): enough to tell which."""
+    return f"{(key or '')[:7]}\u2026"

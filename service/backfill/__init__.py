@@ -1,0 +1,1 @@
+"""Backfill by pull: what webhooks never delivered, fetched from the stores' own APIs."""
