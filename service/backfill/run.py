@@ -69,6 +69,10 @@ class BackfillSummary:
         ]
 
 
+class WindowError(ValueError):
+    """The backfill's window ends before it starts (--until before --since)."""
+
+
 def default_since(connection: StoreConnection, now: datetime) -> datetime:
     if connection.high_water is None:
         return now - FIRST_RUN
@@ -148,6 +152,8 @@ class _Run:
             self.say(f"resuming the run of {saved.started_at.isoformat()} at {saved.scan}")
             return saved
         begin = since if since is not None else default_since(self.connection, now)
+        if until is not None and until < begin:
+            raise WindowError(f"until {until.isoformat()} is before since {begin.isoformat()}")
         self.say(f"backfill {self.platform} since {begin.isoformat()}")
         return Checkpoint(since=begin, until=until, started_at=now)
 

@@ -40,6 +40,7 @@ _EXPECTED: tuple[type[Exception], ...] = (
     projections.UnknownProjectionError,
     *users.EXPECTED,
     *connections.EXPECTED,
+    *backfill.EXPECTED,
     SealedWithAnotherKeyError,
     SettingsError,
 )

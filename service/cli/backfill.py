@@ -17,7 +17,7 @@ import asyncpg
 from service.accounts import users
 from service.accounts.connections import StoreConnection, get_connection, record_run
 from service.accounts.keyring import Keyring
-from service.backfill.run import backfill
+from service.backfill.run import WindowError, backfill
 from service.backfill.source import CredentialsRejected, SourceError
 from service.cli.common import Command, CommandError, say
 from service.http.pull import open_source
@@ -26,6 +26,8 @@ from service.store.db import create_pool
 from service.store.eventstore import EventStore
 
 PLATFORMS = ("woocommerce", "shopify")
+# The expected failures ``ledger`` reports in one line, exit 2.
+EXPECTED: tuple[type[Exception], ...] = (WindowError,)
 
 
 async def cmd_backfill(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:

@@ -36,6 +36,7 @@ class RetryPolicy:
     backoff_cap: float = 30.0
     retry_after_cap: float = 120.0  # the longest Retry-After honoured
     timeout: float = 30.0  # seconds for one whole request and its answer
+    max_body: int = 64 * 1024 * 1024  # bytes an answer may have (a page of 100 orders: ~1 MB)
 
     def backoff(self, attempt: int) -> float:
         """Exponential, with jitter (half to all of it) so that clients spread out."""
@@ -101,7 +102,7 @@ class Transport:
         async with self._session.get(
             wire_url, headers=sent, timeout=timeout, allow_redirects=False
         ) as response:
-            body = await response.read()
+            body = await _read_bounded(response, self._policy.max_body, self._store)
             return Exchange(
                 method="GET",
                 url=logical_url,
@@ -110,6 +111,16 @@ class Transport:
                 body=body,
                 received_at=datetime.now(UTC),
             )
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, limit: int, store: str) -> bytes:
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise SourceError(f"{store} answered more than {limit} bytes at once")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def store_base(url: str, platform: str) -> str:

@@ -109,6 +109,10 @@ async def test_bad_arguments_and_a_missing_connection_are_one_line(
     assert capsys.readouterr().err.count("\n") == 1
     assert await _ledger("backfill", "--user", "nobody-here", "woocommerce") == 2
     assert capsys.readouterr().err.count("\n") == 1
+    window = ("--since", "2026-12-01T00:00:00Z", "--until", "2026-11-01T00:00:00Z")
+    assert await _ledger("backfill", "--user", shop.name, "woocommerce", *window) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "window ends before it starts" in err, err
     with pytest.raises(SystemExit) as exit_:
         await _ledger("backfill", "--user", shop.name, "woocommerce", "--since", "yesterday")
     assert exit_.value.code == 2

@@ -226,3 +226,10 @@ async def test_a_fault_can_aim_at_one_page(woo_paged):
         pages = await _pages(source.orders_changed(LONG_AGO, None))
     assert len(_ids(pages)) == 10
     assert [_query(r)["page"][0] for r in woo_paged.requests] == ["1", "2", "3", "3", "4"]
+
+
+async def test_an_answer_beyond_the_bound_is_a_source_error_not_kept_in_memory(woo):
+    async with _source(woo, policy=replace(POLICY, max_body=1000)) as source:
+        with pytest.raises(SourceError, match="more than 1000 bytes"):
+            await _pages(source.orders_changed(LONG_AGO, None))
+        assert (await source.order("25")).status == 404  # 95 bytes: within it
