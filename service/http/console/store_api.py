@@ -13,9 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
+from aggregates.values import PLATFORMS
 from service.accounts import connections, store_urls, users
 from service.http.console import auth
-from service.http.console.integrations import PATH, PLATFORMS
+from service.http.console.integrations import PATH
 from service.http.errors import InvalidParameterError
 from service.http.keys import BACKFILL_SCHEDULE, KEYRING, POOL
 from service.store.db import connection
