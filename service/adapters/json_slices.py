@@ -28,6 +28,8 @@ def array_items(body: bytes, member: str | None = None) -> list[bytes]:
         json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise NotAnArray("the answer is not valid JSON") from exc
+    except RecursionError:  # the parser recurses per level: a hostile answer nests deep
+        raise NotAnArray("the answer is too deeply nested to read") from None
     start = _skip(body, 0)
     if member is not None:
         start = _member(body, start, member)

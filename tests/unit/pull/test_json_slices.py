@@ -88,3 +88,11 @@ def test_the_real_pages_slice_into_the_orders_they_hold():
 def test_what_is_not_an_array_is_refused(body, member):
     with pytest.raises(NotAnArray):
         array_items(body, member=member)
+
+
+@pytest.mark.parametrize("member", [None, "orders"])
+def test_an_answer_nested_too_deep_is_not_an_array_not_a_recursion_error(member):
+    deep = b"[" * 200_000 + b"]" * 200_000
+    body = deep if member is None else b'{"orders":' + deep + b"}"
+    with pytest.raises(NotAnArray, match="too deeply nested"):
+        array_items(body, member=member)
