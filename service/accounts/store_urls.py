@@ -83,10 +83,3 @@ def store_secret(raw: str, where: str) -> str:
     if not _word(secret, MAX_CREDENTIAL_CHARS):
         raise InvalidStoreSecretError(where)
     return secret
-
-
-def key_prefix(key: str | None) -> str | None:
-    """What may be shown of a consumer key: its first characters at most."""
-    if key is None:
-        return None
-    return key[: min(6, len(key) // 3)] + "…"

@@ -90,5 +90,8 @@ def total_pages(headers: Mapping[str, str]) -> int | None:
 
 
 def key_prefix(key: str | None) -> str:
-    """At most a consumer key's first 7 characters (``ck_1234``): enough to tell which."""
-    return f"{(key or '')[:7]}\u2026"
+    """What may be shown of a consumer key, wherever it is shown (``users show``, a 401's
+    line): its first 7 characters (``ck_1234``), enough to tell which, and never more than
+    a third of it."""
+    text = key or ""
+    return f"{text[: min(7, len(text) // 3)]}\u2026"

@@ -85,8 +85,9 @@ def test_filter_dates_are_utc_and_second_precise():
 
 
 def test_a_key_is_shown_by_its_prefix_at_most():
-    assert key_prefix("ck_1234abcdef") == "ck_1234\u2026"
-    assert key_prefix(None) == "\u2026"
+    assert key_prefix("ck_1234abcdef0123456789abcdef0123456789abcd") == "ck_1234\u2026"
+    assert key_prefix("ck_1234abcdef") == "ck_1\u2026"  # a short key: a third of it at most
+    assert key_prefix("abc") == "a\u2026" and key_prefix(None) == "\u2026"
 
 
 def test_over_https_the_key_and_secret_go_as_http_basic_and_nothing_is_signed():
