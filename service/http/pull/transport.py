@@ -67,7 +67,7 @@ class Transport:
             wire_url, headers = prepare()
             try:
                 exchange = await self._once(wire_url, headers, logical_url)
-            except aiohttp.InvalidURL:
+            except (aiohttp.InvalidURL, ValueError):  # UnicodeError too: a host IDNA refuses
                 raise SourceError(f"{self._store}: not a URL that can be requested") from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 failure, wait = _no_answer(exc), self._policy.backoff(attempt)

@@ -71,6 +71,11 @@ async def test_bad_shapes_unknown_users_and_empty_secrets_exit_2_in_one_line(
         (["woocommerce", "--url", "shop.example", "--key", KEY], SECRET, "store URL must look"),
         (["woocommerce", "--url", "https://s.example/?x=1", "--key", KEY], SECRET, "store URL"),
         (
+            ["woocommerce", "--url", f"https://{'a' * 64}.example", "--key", KEY],
+            SECRET,
+            "store URL",
+        ),
+        (
             ["woocommerce", "--url", "https://s.example", "--key", "two words"],
             SECRET,
             "consumer key",

@@ -211,6 +211,15 @@ async def test_a_store_url_that_cannot_be_requested_is_a_source_error(base_url):
     assert "https://HOST" in str(caught.value) and "u:p" not in str(caught.value)
 
 
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "shop..example"])
+async def test_a_host_no_request_can_name_is_a_source_error_not_a_unicode_error(host):
+    store = connection("woocommerce", f"http://{host}", KEY, SECRET)
+    async with open_source(store, Settings(), policy=POLICY) as source:
+        with pytest.raises(SourceError, match="not a URL that can be requested") as caught:
+            await source.order("19")
+    assert SECRET not in str(caught.value) and "\n" not in str(caught.value)
+
+
 async def test_a_store_that_ignores_the_page_number_ends_the_scan(woo):
     one = Fault(200, {"X-WP-TotalPages": "5"}, b"[" + woo.orders[0].body + b"]")
     woo.fail_next(one, one)

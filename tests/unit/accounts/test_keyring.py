@@ -80,6 +80,8 @@ def test_store_urls_are_kept_as_given(given: str, kept: str):
         "https://shop.example/#x",
         "https://shop .example",
         "http://shop.example:99999",
+        "https://" + "a" * 64 + ".example",  # a host label is 63 characters at most
+        "https://shop..example",
         "",
     ],
 )
