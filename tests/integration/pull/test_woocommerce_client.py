@@ -11,7 +11,7 @@ import pytest
 
 from service.backfill.source import CredentialsRejected, Page, SourceError, SourceUnavailable
 from service.http.pull import open_source
-from service.http.pull.transport import RetryPolicy
+from service.http.pull.transport import MAX_ANSWER_BYTES, RetryPolicy
 from service.settings import Settings
 from tests.integration.pull.conftest import KEY, POLICY, SECRET, connection
 from tests.standins.common import Fault, hang, server_error, too_many_requests
@@ -235,6 +235,14 @@ async def test_a_fault_can_aim_at_one_page(woo_paged):
         pages = await _pages(source.orders_changed(LONG_AGO, None))
     assert len(_ids(pages)) == 10
     assert [_query(r)["page"][0] for r in woo_paged.requests] == ["1", "2", "3", "3", "4"]
+
+
+async def test_the_default_bound_is_16_mib(woo):
+    assert POLICY.max_body == MAX_ANSWER_BYTES == 16 * 1024 * 1024
+    woo.fail_next(Fault(200, body=b"[" + b" " * MAX_ANSWER_BYTES + b"]"))
+    async with _source(woo) as source:
+        with pytest.raises(SourceError, match=f"more than {MAX_ANSWER_BYTES} bytes"):
+            await _pages(source.orders_changed(LONG_AGO, None))
 
 
 async def test_an_answer_beyond_the_bound_is_a_source_error_not_kept_in_memory(woo):
