@@ -32,8 +32,9 @@ import asyncpg
 from service.accounts import connections
 from service.accounts.connections import StoreConnection
 from service.accounts.keyring import Keyring, SealedWithAnotherKeyError
-from service.backfill.run import BackfillSummary, backfill
+from service.backfill.run import backfill
 from service.backfill.source import Source, SourceError
+from service.backfill.summary import BackfillSummary
 from service.http.pull import open_source
 from service.settings import Settings
 from service.store.db import is_unavailable

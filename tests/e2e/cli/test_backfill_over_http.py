@@ -37,7 +37,7 @@ async def test_backfill_over_http_wrong_credentials_exit_2_then_the_right_ones_p
             assert WRONG not in text and KEY not in text and SECRET not in text
         assert len(standin.requests) == 1  # refused credentials are not retried
         code, shown, _ = await ledger(database_url, "users", "show", shop.name)
-        [api] = [line for line in shown.splitlines() if "store API:" in line]
+        [api] = [line for line in shown.splitlines() if "store API: http" in line]
         assert "key ck_feed\u2026 (connected" in api, shown  # as the 401 line names it
 
         code, _, err = await ledger(database_url, *connect, "--key", KEY, stdin=SECRET.encode())

@@ -119,6 +119,15 @@ async def test_an_order_deleted_for_good_is_a_404_exchange_with_the_store_s_byte
     assert there.status == 200 and json.loads(there.body)["id"] == 19
 
 
+@pytest.mark.parametrize("body", [fixture("041"), b"<html><body>404 Not Found</body></html>", b""])
+async def test_a_404_not_the_store_s_invalid_id_answer_is_a_source_error(woo, body):
+    woo.fail_next(Fault(404, body=body))
+    async with _source(woo) as source:
+        with pytest.raises(SourceError, match="HTTP 404, but not its own answer"):
+            await source.order("25")
+        assert (await source.order("25")).status == 404  # 026: the store's own
+
+
 async def test_products_changed_and_the_variations_of_a_variable_product(woo):
     async with _source(woo) as source:
         products = await _pages(
