@@ -15,6 +15,7 @@ from service.adapters.pulling import (
     kept_headers,
     key_prefix,
     next_page_info,
+    no_such_order,
     retry_after,
     total_pages,
     wc_time,
@@ -22,6 +23,7 @@ from service.adapters.pulling import (
 from service.http.pull.transport import RetryPolicy
 from service.http.pull.woocommerce import WooCommerceSource
 from service.settings import Settings, SettingsError
+from tests.builders import fixture_bytes
 
 NOW = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
 
@@ -126,3 +128,17 @@ def test_the_backoff_is_exponential_with_jitter_and_capped():
     for attempt, ceiling in ((0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (6, 8.0)):
         waits = {policy.backoff(attempt) for _ in range(20)}
         assert all(ceiling / 2 <= w <= ceiling for w in waits) and len(waits) > 1
+
+
+def test_only_a_platform_s_own_not_found_answer_says_no_such_order():
+    assert no_such_order(
+        "woocommerce", fixture_bytes("woocommerce-rest", "026-order-25-deleted.body")
+    )
+    assert no_such_order("woocommerce", fixture_bytes("woocommerce-rest", "027-order-999999.body"))
+    assert not no_such_order(
+        "woocommerce", fixture_bytes("woocommerce-rest", "041-unknown-route.body")
+    )
+    assert no_such_order("shopify", b'{"errors":"Not Found"}')
+    for body in (b"<html>404</html>", b"", b'{"errors":"Not Found"}', b"[" * 100_000):
+        assert not no_such_order("woocommerce", body)
+    assert not no_such_order("shopify", b'{"errors":"Invalid API key"}')
