@@ -5,8 +5,10 @@ its own kind (topic ``backfill``, verification ``pulled_via_api``, its body the 
 bytes, its headers naming the answer it came from, the whole answer kept in raw_deliveries),
 so snapshot ordering, idempotency and the lifecycle rules apply unchanged: a second run
 appends nothing. An order the trash scan lists is marked as a deletion notice marks it; a
-live sale the scans did not return is asked for by id, and a 404 marks it deleted for good
-(Order.PlatformDeletionFound). Products refresh the catalogue and the platform's counts.
+live sale the scans did not return is asked for by id, and the store's own 404 for an unknown
+order marks it deleted for good (Order.PlatformDeletionFound); any other answer to that
+lookup the client cannot vouch for is reported and leaves the sale as it is. Products
+refresh the catalogue and the platform's counts.
 After each page its events are committed, then the checkpoint (service/backfill/checkpoint.py),
 so a run stopped midway resumes from its last committed page.
 """
