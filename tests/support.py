@@ -23,7 +23,7 @@ from service.accounts import users
 from service.accounts.connections import StoreConnection
 from service.accounts.directory import Directory
 from service.accounts.keyring import Keyring
-from service.backfill.run import BackfillSummary
+from service.backfill.summary import BackfillSummary
 from service.http.access_log import RedactingAccessLogger
 from service.http.app import create_app
 from service.http.backfill_schedule import BackfillSchedule

@@ -15,9 +15,10 @@ from uuid import UUID
 
 import asyncpg
 
-from service.accounts import store_urls, users
+from service.accounts import users
 from service.accounts.keyring import Keyring
 from service.accounts.secrets import check_platform
+from service.adapters.pulling import key_prefix
 
 MAX_ERROR_CHARS = 500
 
@@ -139,7 +140,7 @@ async def connection_status(conn: asyncpg.Connection, user_id: UUID) -> dict[str
         r["platform"]: ConnectionStatus(
             platform=r["platform"],
             base_url=r["base_url"],
-            key_prefix=store_urls.key_prefix(r["key"]),
+            key_prefix=key_prefix(r["key"]) if r["key"] is not None else None,
             created_at=r["created_at"],
             high_water=r["high_water"],
             last_run_at=r["last_run_at"],

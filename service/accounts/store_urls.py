@@ -50,9 +50,20 @@ def store_url(raw: str) -> str:
         or parts.fragment
         or any(c.isspace() for c in text)
         or (port is not None and not 0 < port < 65536)
+        or not _nameable(host)
     ):
         raise InvalidStoreUrlError("--url")
     return text.rstrip("/")
+
+
+def _nameable(host: str) -> bool:
+    """Whether a request can name the host: IDNA encodes it (each label 1-63 characters),
+    as the HTTP client will before it sends anything."""
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 def shop_url(raw: str) -> str:
@@ -83,10 +94,3 @@ def store_secret(raw: str, where: str) -> str:
     if not _word(secret, MAX_CREDENTIAL_CHARS):
         raise InvalidStoreSecretError(where)
     return secret
-
-
-def key_prefix(key: str | None) -> str | None:
-    """What may be shown of a consumer key: its first characters at most."""
-    if key is None:
-        return None
-    return key[: min(6, len(key) // 3)] + "…"

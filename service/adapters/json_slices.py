@@ -24,16 +24,31 @@ class NotAnArray(ValueError):
 def array_items(body: bytes, member: str | None = None) -> list[bytes]:
     """The elements of the top-level array, or of the array under the top-level object's
     ``member`` (Shopify's ``{"orders": [...]}``)."""
-    try:
-        json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise NotAnArray("the answer is not valid JSON") from exc
+    _parse(body)
     start = _skip(body, 0)
     if member is not None:
         start = _member(body, start, member)
     if start >= len(body) or body[start] != 0x5B:
         raise NotAnArray("the answer is not a JSON array" if member is None else f"no {member}")
     return _elements(body, start)
+
+
+def member_slice(body: bytes, member: str) -> tuple[bytes, int]:
+    """The value of the top-level object's ``member`` (Shopify's ``{"order": {...}}``) as its
+    exact bytes, and where they start in ``body``."""
+    _parse(body)
+    start = _member(body, _skip(body, 0), member)
+    end = _value_end(body, start)
+    return body[start:end], start
+
+
+def _parse(body: bytes) -> None:
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise NotAnArray("the answer is not valid JSON") from exc
+    except RecursionError:  # the parser recurses per level: a hostile answer nests deep
+        raise NotAnArray("the answer is too deeply nested to read") from None
 
 
 def _skip(body: bytes, i: int) -> int:

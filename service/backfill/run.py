@@ -5,8 +5,10 @@ its own kind (topic ``backfill``, verification ``pulled_via_api``, its body the 
 bytes, its headers naming the answer it came from, the whole answer kept in raw_deliveries),
 so snapshot ordering, idempotency and the lifecycle rules apply unchanged: a second run
 appends nothing. An order the trash scan lists is marked as a deletion notice marks it; a
-live sale the scans did not return is asked for by id, and a 404 marks it deleted for good
-(Order.PlatformDeletionFound). Products refresh the catalogue and the platform's counts.
+live sale the scans did not return is asked for by id, and the store's own 404 for an unknown
+order marks it deleted for good (Order.PlatformDeletionFound); any other answer to that
+lookup the client cannot vouch for is reported and leaves the sale as it is. Products
+refresh the catalogue and the platform's counts.
 After each page its events are committed, then the checkpoint (service/backfill/checkpoint.py),
 so a run stopped midway resumes from its last committed page.
 """
@@ -15,23 +17,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-import orjson
 
 from projections.sales_search import live_changed_since
 from service.accounts.connections import StoreConnection
 from service.accounts.directory import Directory
 from service.accounts.keyring import Keyring
-from service.adapters.common import PayloadError, timestamp
+from service.adapters.json_slices import NotAnArray
+from service.adapters.pulling import looked_up_order
 from service.backfill import checkpoint
 from service.backfill.checkpoint import SCANS, Checkpoint
 from service.backfill.dry import dry_stores
 from service.backfill.receipts import pulled, sha256
-from service.backfill.source import Exchange, Page, Source
+from service.backfill.source import (
+    CredentialsRejected,
+    Exchange,
+    Page,
+    Source,
+    SourceError,
+    SourceUnavailable,
+)
+from service.backfill.summary import BackfillSummary, document, modified, newer
 from service.intake.ingest import Ingestor
 from service.intake.intake import pg_ingestor
 from service.settings import Settings
@@ -43,30 +53,6 @@ OVERLAP = timedelta(minutes=10)
 FIRST_RUN = timedelta(days=7)
 _UNCHANGED = frozenset({"duplicate", "stale"})
 _REFUSED = frozenset({"quarantined", "not_kept"})
-# Which field of a platform's order or product JSON says when it last changed.
-_MODIFIED = {"woocommerce": "date_modified_gmt", "shopify": "updated_at"}
-
-
-@dataclass(frozen=True)
-class BackfillSummary:
-    new_sales: int
-    updated: int
-    unchanged: int
-    marked_deleted: int
-    marked_trash: int
-    products: int
-    pages: int
-    high_water: datetime | None
-    dry_run: bool
-
-    def lines(self) -> list[str]:
-        would = "would be " if self.dry_run else ""
-        return [
-            f"{self.new_sales} new sales, {self.updated} updated, {self.unchanged} unchanged,"
-            f" {self.marked_deleted} {would}marked deleted, {self.marked_trash} {would}marked"
-            f" trash; {self.products} products; {self.pages} pages",
-            "high-water mark: " + (self.high_water.isoformat() if self.high_water else "none"),
-        ]
 
 
 class WindowError(ValueError):
@@ -176,7 +162,8 @@ class _Run:
         """Record one page's items, then the checkpoint past it."""
         seen, newest = set(cp.seen), cp.high_water
         for item, doc, offset in await self._keep(page):
-            newest = _newer(newest, _modified(self.platform, doc), cp.started_at)
+            if cp.scan == "orders":  # the only scan bounded by the window
+                newest = newer(newest, modified(self.platform, doc), cp.started_at)
             if cp.scan == "products":
                 await self._product(page.exchange, item, offset, doc)
                 continue
@@ -211,7 +198,7 @@ class _Run:
             offset = page.exchange.body.find(item, at)
             assert offset >= 0, "a page's items are slices of its answer"
             at = offset + len(item)
-            found.append((item, _doc(item), offset))
+            found.append((item, document(item), offset))
         return found
 
     async def _product(self, exchange: Exchange, item: bytes, offset: int, doc: Any) -> None:
@@ -233,15 +220,30 @@ class _Run:
         async with self.pool.acquire() as conn:
             live = await live_changed_since(conn, self.user_id, self.platform, cp.since)
         for external_id in (x for x in live if x not in cp.seen):
-            exchange = await self.source.order(external_id)
+            try:
+                exchange = await self.source.order(external_id)
+            except (CredentialsRejected, SourceUnavailable):
+                raise  # the store as a whole: the run ends, resumable
+            except SourceError as err:  # this answer alone: reported, the run goes on
+                self.say(f"order {external_id}: {err}; left as is")
+                continue
             if exchange.status == 404:
                 outcome = await self._record(exchange, exchange.body, 0, "order_gone", external_id)
                 self._count("order_gone", outcome)
             elif exchange.status == 200:  # the scans missed it
-                outcome = await self._record(exchange, exchange.body, 0, "order")
-                self._count("order", outcome)
+                await self._looked_up(exchange, external_id)
             else:
                 self.say(f"order {external_id}: the store answered {exchange.status}; left as is")
+
+    async def _looked_up(self, exchange: Exchange, external_id: str) -> None:
+        try:
+            item, _ = looked_up_order(self.platform, exchange.body)
+        except NotAnArray as exc:
+            self.say(f"order {external_id}: GET {exchange.url} answered with {exc}; left as is")
+            return
+        page = Page(exchange=exchange, items=[item], next=None)
+        for found, _, offset in await self._keep(page):
+            self._count("order", await self._record(exchange, found, offset, "order"))
 
     async def _record(
         self, exchange: Exchange, item: bytes, offset: int, what: str, external_id: str = ""
@@ -274,27 +276,3 @@ class _Run:
             self.counts["unchanged"] += 1
         else:
             self.counts["updated"] += 1
-
-
-def _doc(item: bytes) -> Any:
-    try:
-        return orjson.loads(item)
-    except orjson.JSONDecodeError:
-        return None  # the ingest path quarantines it, saying why
-
-
-def _modified(platform: str, doc: Any) -> datetime | None:
-    if not isinstance(doc, dict):
-        return None
-    try:
-        return timestamp(doc.get(_MODIFIED[platform]), _MODIFIED[platform])
-    except PayloadError:
-        return None
-
-
-def _newer(mark: datetime | None, seen: datetime | None, cap: datetime) -> datetime | None:
-    """The high-water mark: the newest change seen, never later than the run's start."""
-    if seen is None:
-        return mark
-    seen = min(seen, cap)
-    return seen if mark is None or seen > mark else mark

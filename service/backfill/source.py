@@ -64,7 +64,9 @@ class Source(Protocol):
         ...
 
     async def order(self, external_id: str) -> Exchange:
-        """One order by id; a 404 comes back as an Exchange with status 404."""
+        """One order by id. The platform's own answer that it has no such order comes back
+        as an Exchange with status 404; any other 404 (a proxy's, a route the store does not
+        serve) is a SourceError."""
         ...
 
     def products_changed(self, since: datetime, start: str | None = None) -> AsyncIterator[Page]:

@@ -2,7 +2,9 @@
 what the store's API shows changed and record what its webhooks missed (service/backfill/).
 
 Exit 0 when the run ended; 2 when the store refused the credentials (one line naming which
-to check); 1 when its API could not be read. A run stopped midway resumes where it stopped.
+to check); 1 when its API could not be read, or when another run of the same connection (the
+schedule's, "Backfill now", another ``ledger backfill``) holds its lock
+(service/backfill/lock.py). A run stopped midway resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncpg
 from service.accounts import users
 from service.accounts.connections import StoreConnection, get_connection, record_run
 from service.accounts.keyring import Keyring
+from service.backfill.lock import try_lock, unlock
 from service.backfill.run import WindowError, backfill
 from service.backfill.source import CredentialsRejected, SourceError
 from service.cli.common import Command, CommandError, say
@@ -28,31 +31,50 @@ from service.store.eventstore import EventStore
 PLATFORMS = ("woocommerce", "shopify")
 # The expected failures ``ledger`` reports in one line, exit 2.
 EXPECTED: tuple[type[Exception], ...] = (WindowError,)
+RUNNING_ELSEWHERE = "a backfill of this connection is running elsewhere"
 
 
 async def cmd_backfill(args: argparse.Namespace, settings: Settings, store: EventStore) -> int:
     pool = await create_pool(settings.database_url, 4)
     try:
         connection = await _connection(pool, args, settings)
-        try:
-            async with open_source(connection, settings) as source:
-                summary = await backfill(
-                    *(pool, store, settings, connection, source),
-                    since=args.since,
-                    until=args.until,
-                    dry_run=args.dry_run,
-                    progress=say,
-                )
-        except SourceError as err:
-            line = " ".join(str(err).split()) or type(err).__name__
-            await _record(pool, connection, args, None, line)
-            sys.stderr.write(f"ledger: {line}\n")
-            return 2 if isinstance(err, CredentialsRejected) else 1
-        say(*summary.lines())
-        await _record(pool, connection, args, summary.high_water, None)
-        return 0
+        async with pool.acquire() as held:
+            if not await try_lock(held, connection.user_id, connection.platform):
+                sys.stderr.write(f"ledger: {RUNNING_ELSEWHERE}\n")
+                return 1
+            try:
+                return await _locked(pool, store, settings, connection, args)
+            finally:
+                await unlock(held, connection.user_id, connection.platform)
     finally:
         await pool.close()
+
+
+async def _locked(
+    pool: asyncpg.Pool,
+    store: EventStore,
+    settings: Settings,
+    connection: StoreConnection,
+    args: argparse.Namespace,
+) -> int:
+    """The run, under the connection's lock; its outcome recorded on the connection."""
+    try:
+        async with open_source(connection, settings) as source:
+            summary = await backfill(
+                *(pool, store, settings, connection, source),
+                since=args.since,
+                until=args.until,
+                dry_run=args.dry_run,
+                progress=say,
+            )
+    except SourceError as err:
+        line = " ".join(str(err).split()) or type(err).__name__
+        await _record(pool, connection, args, None, line)
+        sys.stderr.write(f"ledger: {line}\n")
+        return 2 if isinstance(err, CredentialsRejected) else 1
+    say(*summary.lines())
+    await _record(pool, connection, args, summary.high_water, None)
+    return 0
 
 
 async def _connection(

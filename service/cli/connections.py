@@ -16,6 +16,7 @@ from typing import Any
 from aggregates.values import PLATFORMS
 from service.accounts import connections, store_urls
 from service.accounts.keyring import Keyring
+from service.adapters.pulling import key_prefix
 from service.cli.common import Command, connect, say
 from service.settings import Settings
 from service.store.eventstore import EventStore
@@ -58,7 +59,7 @@ async def cmd_connect(args: argparse.Namespace, settings: Settings, store: Event
         await connections.connect_store(conn, args.user, platform, base_url, key, secret, keyring)
     finally:
         await conn.close()
-    shown = f" with key {store_urls.key_prefix(key)}" if key else ""
+    shown = f" with key {key_prefix(key)}" if key else ""
     say(
         f"connected {where} to {base_url}{shown}; the {_ASKED[platform].split(' ', 1)[1]}"
         " is kept sealed with the server key",

@@ -5,8 +5,9 @@ Exactly one process does a round at a time: it holds a PostgreSQL session adviso
 (``pg_try_advisory_lock``) for the round, and another process that finds it held skips its
 turn. A round runs only the connections whose last run is at least one interval old, so
 services started together, or a round that follows another's, never pull a store twice in an
-interval. Each connection's run also holds a lock of its own, which "Backfill now" in the
-console takes too: a store is never pulled by two runs at once.
+interval. Each connection's run also holds a lock of its own (service/backfill/lock.py), which
+"Backfill now" in the console and ``ledger backfill`` take too: a store is never pulled by two
+runs at once.
 
 A run's outcome is recorded on the connection (connections.record_run): its high-water mark
 on success, the error's one line on a SourceError. Any other failure is logged by its type
@@ -32,8 +33,10 @@ import asyncpg
 from service.accounts import connections
 from service.accounts.connections import StoreConnection
 from service.accounts.keyring import Keyring, SealedWithAnotherKeyError
-from service.backfill.run import BackfillSummary, backfill
+from service.backfill.lock import try_lock, unlock
+from service.backfill.run import backfill
 from service.backfill.source import Source, SourceError
+from service.backfill.summary import BackfillSummary
 from service.http.pull import open_source
 from service.settings import Settings
 from service.store.db import is_unavailable
@@ -48,9 +51,6 @@ OpenSource = Callable[[StoreConnection, Settings], SourceContext | Awaitable[Sou
 RunBackfill = Callable[..., Awaitable[BackfillSummary]]
 
 ROUND_LOCK = 0x6C6564676572 + 13  # "ledger" + the issue: one round at a time, anywhere
-CONNECTION_LOCK = 0x6C656467  # the class of the per-connection locks (the other key: a hash)
-_TRY_CONNECTION = "SELECT pg_try_advisory_lock($1, hashtext($2))"
-_UNLOCK_CONNECTION = "SELECT pg_advisory_unlock($1, hashtext($2))"
 _DUE = (
     "SELECT user_id, platform FROM store_connections"
     " WHERE last_run_at IS NULL OR last_run_at <= now() - $1::interval"
@@ -114,14 +114,13 @@ class BackfillSchedule:
     async def run_one(self, user_id: UUID, platform: str) -> bool:
         """Run one connection's backfill and record how it went; False when it is running
         elsewhere already (or was disconnected meanwhile)."""
-        name = f"{user_id}/{platform}"
         async with self.pool.acquire() as lock:
-            if not await lock.fetchval(_TRY_CONNECTION, CONNECTION_LOCK, name):
+            if not await try_lock(lock, user_id, platform):
                 return False
             try:
                 return await self._locked_run(lock, user_id, platform)
             finally:
-                await lock.execute(_UNLOCK_CONNECTION, CONNECTION_LOCK, name)
+                await unlock(lock, user_id, platform)
 
     async def _locked_run(self, conn: Any, user_id: UUID, platform: str) -> bool:
         try:

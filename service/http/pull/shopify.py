@@ -17,7 +17,12 @@ import aiohttp
 from service.accounts.connections import StoreConnection
 from service.adapters.json_slices import NotAnArray, array_items
 from service.adapters.oauth1 import query_string
-from service.adapters.pulling import SHOPIFY_ACCESS_TOKEN_HEADER, next_page_info, shopify_time
+from service.adapters.pulling import (
+    SHOPIFY_ACCESS_TOKEN_HEADER,
+    next_page_info,
+    no_such_order,
+    shopify_time,
+)
 from service.backfill.source import Exchange, Page, SourceError
 from service.http.pull.transport import Prepare, RetryPolicy, Transport, store_base
 
@@ -73,6 +78,11 @@ class ShopifySource:
         if not (external_id.isascii() and external_id.isdigit()):
             raise SourceError(f"a Shopify order id is a number, not {external_id!r}")
         exchange = await self._get(f"orders/{external_id}.json", [])
+        if exchange.status == 404 and not no_such_order(NAME, exchange.body):
+            raise SourceError(
+                f"Shopify answered GET {exchange.url} with HTTP 404, but not its own answer"
+                " for an order id it does not know"
+            )
         if exchange.status not in (200, 404):
             raise _unexpected(exchange)
         return exchange

@@ -21,6 +21,8 @@ from service.adapters.pulling import kept_headers, retry_after
 from service.backfill.source import CredentialsRejected, Exchange, SourceError, SourceUnavailable
 
 USER_AGENT = "pyme-ledger-backfill/0.1"
+# The most an answer may have, read and parsed whole: a page of 100 orders is about 1 MB.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
 # Per attempt, the URL to request (with any signature) and its headers: re-made on every
 # attempt, since an OAuth signature's nonce may be used once.
 Prepare = Callable[[], tuple[str, dict[str, str]]]
@@ -36,7 +38,7 @@ class RetryPolicy:
     backoff_cap: float = 30.0
     retry_after_cap: float = 120.0  # the longest Retry-After honoured
     timeout: float = 30.0  # seconds for one whole request and its answer
-    max_body: int = 64 * 1024 * 1024  # bytes an answer may have (a page of 100 orders: ~1 MB)
+    max_body: int = MAX_ANSWER_BYTES
 
     def backoff(self, attempt: int) -> float:
         """Exponential, with jitter (half to all of it) so that clients spread out."""
@@ -67,7 +69,7 @@ class Transport:
             wire_url, headers = prepare()
             try:
                 exchange = await self._once(wire_url, headers, logical_url)
-            except aiohttp.InvalidURL:
+            except (aiohttp.InvalidURL, ValueError):  # UnicodeError too: a host IDNA refuses
                 raise SourceError(f"{self._store}: not a URL that can be requested") from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 failure, wait = _no_answer(exc), self._policy.backoff(attempt)

@@ -21,7 +21,7 @@ import aiohttp
 from service.accounts.connections import StoreConnection
 from service.adapters.json_slices import NotAnArray, array_items
 from service.adapters.oauth1 import query_string, signed_params
-from service.adapters.pulling import key_prefix, total_pages, wc_time
+from service.adapters.pulling import key_prefix, no_such_order, total_pages, wc_time
 from service.backfill.source import Exchange, Page, SourceError
 from service.http.pull.transport import Prepare, RetryPolicy, Transport, store_base
 
@@ -72,6 +72,11 @@ class WooCommerceSource:
     async def order(self, external_id: str) -> Exchange:
         path = f"/orders/{_ident(external_id)}"
         exchange = await self._get(path, [])
+        if exchange.status == 404 and not no_such_order(NAME, exchange.body):
+            raise SourceError(
+                f"WooCommerce answered GET {exchange.url} with HTTP 404, but not its own answer"
+                " for an order id it does not know"
+            )
         if exchange.status not in (200, 404):
             raise _unexpected(exchange)
         return exchange

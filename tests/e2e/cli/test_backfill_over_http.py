@@ -1,6 +1,7 @@
 """``ledger connect`` then ``ledger backfill`` as processes, pulling over HTTP from the
-WooCommerce stand-in (127.0.0.1): wrong credentials exit 2 in one line, the right ones pull
-the store's orders; no secret is ever printed."""
+WooCommerce stand-in (127.0.0.1): wrong credentials exit 2 in one line naming the key by the
+prefix ``users show`` shows, the right ones pull the store's orders; no secret is ever
+printed."""
 
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ async def test_backfill_over_http_wrong_credentials_exit_2_then_the_right_ones_p
         for text in (out, err):
             assert WRONG not in text and KEY not in text and SECRET not in text
         assert len(standin.requests) == 1  # refused credentials are not retried
+        code, shown, _ = await ledger(database_url, "users", "show", shop.name)
+        [api] = [line for line in shown.splitlines() if "store API: http" in line]
+        assert "key ck_feed\u2026 (connected" in api, shown  # as the 401 line names it
 
         code, _, err = await ledger(database_url, *connect, "--key", KEY, stdin=SECRET.encode())
         assert code == 0, err

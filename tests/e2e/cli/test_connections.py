@@ -22,7 +22,7 @@ async def test_connect_show_and_disconnect(pool: asyncpg.Pool, database_url: str
         stdin=f"{SECRET}\nanything after the first line is not read\n".encode(),
     )  # fmt: skip
     assert code == 0, err
-    assert f"connected {shop.name}/woocommerce to https://shop.example with key ck_5e6" in out
+    assert f"connected {shop.name}/woocommerce to https://shop.example with key ck_5e6f…" in out
     code, out2, err2 = await ledger(
         database_url, "connect", "--user", shop.name, "shopify", "--shop", "My-Shop",
         stdin=f"  {TOKEN}  \n".encode(),
@@ -48,7 +48,7 @@ async def test_connect_show_and_disconnect(pool: asyncpg.Pool, database_url: str
 
     code, out, err = await ledger(database_url, "users", "show", shop.name)
     assert code == 0, err
-    assert "store API: https://shop.example, key ck_5e6… (connected 20" in out
+    assert "store API: https://shop.example, key ck_5e6f… (connected 20" in out
     assert "last backfill: never; high-water: never" in out
     assert "store API: https://my-shop.myshopify.com (connected 20" in out
     assert "failing: 1 run(s) in a row; last error: the access token was refused" in out
@@ -70,6 +70,11 @@ async def test_bad_shapes_unknown_users_and_empty_secrets_exit_2_in_one_line(
     cases = [
         (["woocommerce", "--url", "shop.example", "--key", KEY], SECRET, "store URL must look"),
         (["woocommerce", "--url", "https://s.example/?x=1", "--key", KEY], SECRET, "store URL"),
+        (
+            ["woocommerce", "--url", f"https://{'a' * 64}.example", "--key", KEY],
+            SECRET,
+            "store URL",
+        ),
         (
             ["woocommerce", "--url", "https://s.example", "--key", "two words"],
             SECRET,

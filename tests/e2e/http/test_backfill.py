@@ -16,8 +16,9 @@ from aiohttp.test_utils import TestClient
 from aggregates.ids import order_id
 from aggregates.order import Order
 from service.backfill import checkpoint
-from service.backfill.run import BackfillSummary, backfill
+from service.backfill.run import backfill
 from service.backfill.source import Page, SourceUnavailable
+from service.backfill.summary import BackfillSummary
 from service.settings import Settings
 from service.store.eventstore import EventStore
 from tests.builders import shopify_body

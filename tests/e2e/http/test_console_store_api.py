@@ -59,7 +59,7 @@ async def test_connect_both_platforms_see_state_and_disconnect(
 
     html = await page(client, f"{PATH}?done=connected")
     assert "The store API is connected" in html
-    assert "https://shop.example" in html and "ck_9a8…" in html
+    assert "https://shop.example" in html and "ck_9a8b…" in html
     assert "The last 1 run(s) failed: the token was refused (401)" in html
     assert html.count("Backfill now") == 2
     for secret in (SECRET, TOKEN, KEY):

@@ -20,7 +20,8 @@ from projections.lookup import LookupProjection
 from projections.products import ProductsProjection
 from projections.sales import SalesProjection
 from projections.stock import StockProjection
-from service.backfill.run import BackfillSummary, backfill
+from service.backfill.run import backfill
+from service.backfill.summary import BackfillSummary
 from service.settings import Settings
 from service.store.eventstore import EventStore
 from tests.e2e.http.test_live_store import (

@@ -15,8 +15,9 @@ from aggregates.ids import order_id
 from aggregates.order import Order
 from aggregates.values import ANSWER_SHA256, ITEM_OFFSET, PULLED_URL
 from service.accounts.connections import StoreConnection
-from service.backfill.run import BackfillSummary, backfill
+from service.backfill.run import backfill
 from service.backfill.source import CredentialsRejected, SourceUnavailable
+from service.backfill.summary import BackfillSummary
 from service.http.pull import open_source
 from service.http.pull.transport import RetryPolicy
 from service.settings import Settings

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from service.backfill.source import CredentialsRejected, Page, SourceUnavailable
+from service.backfill.source import CredentialsRejected, Page, SourceError, SourceUnavailable
 from service.http.pull import open_source
 from service.settings import Settings
 from tests.integration.pull.conftest import POLICY, TOKEN, connection
@@ -77,6 +77,14 @@ async def test_one_order_and_an_unknown_one(shop):
         missing = await source.order("1")
     assert found.status == 200 and json.loads(found.body)["order"]["id"] == known.id
     assert missing.status == 404 and missing.body == NOT_FOUND
+
+
+@pytest.mark.parametrize("body", [b"<html>404 Not Found</html>", b'{"errors":"Not Found!"}'])
+async def test_a_404_not_shopify_s_not_found_is_a_source_error(shop, body):
+    shop.fail_next(Fault(404, body=body))
+    async with _source(shop) as source:
+        with pytest.raises(SourceError, match="HTTP 404, but not its own answer"):
+            await source.order("1")
 
 
 async def test_no_trash_and_no_variations_listing_and_products_changed(shop):

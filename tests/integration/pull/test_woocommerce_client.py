@@ -11,7 +11,7 @@ import pytest
 
 from service.backfill.source import CredentialsRejected, Page, SourceError, SourceUnavailable
 from service.http.pull import open_source
-from service.http.pull.transport import RetryPolicy
+from service.http.pull.transport import MAX_ANSWER_BYTES, RetryPolicy
 from service.settings import Settings
 from tests.integration.pull.conftest import KEY, POLICY, SECRET, connection
 from tests.standins.common import Fault, hang, server_error, too_many_requests
@@ -119,6 +119,15 @@ async def test_an_order_deleted_for_good_is_a_404_exchange_with_the_store_s_byte
     assert there.status == 200 and json.loads(there.body)["id"] == 19
 
 
+@pytest.mark.parametrize("body", [fixture("041"), b"<html><body>404 Not Found</body></html>", b""])
+async def test_a_404_not_the_store_s_invalid_id_answer_is_a_source_error(woo, body):
+    woo.fail_next(Fault(404, body=body))
+    async with _source(woo) as source:
+        with pytest.raises(SourceError, match="HTTP 404, but not its own answer"):
+            await source.order("25")
+        assert (await source.order("25")).status == 404  # 026: the store's own
+
+
 async def test_products_changed_and_the_variations_of_a_variable_product(woo):
     async with _source(woo) as source:
         products = await _pages(
@@ -211,6 +220,15 @@ async def test_a_store_url_that_cannot_be_requested_is_a_source_error(base_url):
     assert "https://HOST" in str(caught.value) and "u:p" not in str(caught.value)
 
 
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "shop..example"])
+async def test_a_host_no_request_can_name_is_a_source_error_not_a_unicode_error(host):
+    store = connection("woocommerce", f"http://{host}", KEY, SECRET)
+    async with open_source(store, Settings(), policy=POLICY) as source:
+        with pytest.raises(SourceError, match="not a URL that can be requested") as caught:
+            await source.order("19")
+    assert SECRET not in str(caught.value) and "\n" not in str(caught.value)
+
+
 async def test_a_store_that_ignores_the_page_number_ends_the_scan(woo):
     one = Fault(200, {"X-WP-TotalPages": "5"}, b"[" + woo.orders[0].body + b"]")
     woo.fail_next(one, one)
@@ -226,6 +244,14 @@ async def test_a_fault_can_aim_at_one_page(woo_paged):
         pages = await _pages(source.orders_changed(LONG_AGO, None))
     assert len(_ids(pages)) == 10
     assert [_query(r)["page"][0] for r in woo_paged.requests] == ["1", "2", "3", "3", "4"]
+
+
+async def test_the_default_bound_is_16_mib(woo):
+    assert POLICY.max_body == MAX_ANSWER_BYTES == 16 * 1024 * 1024
+    woo.fail_next(Fault(200, body=b"[" + b" " * MAX_ANSWER_BYTES + b"]"))
+    async with _source(woo) as source:
+        with pytest.raises(SourceError, match=f"more than {MAX_ANSWER_BYTES} bytes"):
+            await _pages(source.orders_changed(LONG_AGO, None))
 
 
 async def test_an_answer_beyond_the_bound_is_a_source_error_not_kept_in_memory(woo):

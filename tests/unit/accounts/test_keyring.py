@@ -80,6 +80,8 @@ def test_store_urls_are_kept_as_given(given: str, kept: str):
         "https://shop.example/#x",
         "https://shop .example",
         "http://shop.example:99999",
+        "https://" + "a" * 64 + ".example",  # a host label is 63 characters at most
+        "https://shop..example",
         "",
     ],
 )
@@ -104,7 +106,7 @@ def test_bad_shop_domains_are_refused(bad: str):
         store_urls.shop_url(bad)
 
 
-def test_keys_and_secrets_are_one_printable_word_and_only_a_prefix_is_shown():
+def test_keys_and_secrets_are_one_printable_word():
     assert store_urls.consumer_key(" ck_0123456789abcdef\n") == "ck_0123456789abcdef"
     assert store_urls.store_secret("cs_x\n", "stdin") == "cs_x"
     for bad in ("", "two words", "tab\there", "x" * 257):
@@ -114,6 +116,3 @@ def test_keys_and_secrets_are_one_printable_word_and_only_a_prefix_is_shown():
         with pytest.raises(store_urls.InvalidStoreSecretError) as caught:
             store_urls.store_secret(bad, "stdin")
         assert str(caught.value) == "stdin"
-    shown = store_urls.key_prefix("ck_0123456789abcdef0123456789abcdef01234567")
-    assert shown == "ck_012…"
-    assert store_urls.key_prefix("abc") == "a…" and store_urls.key_prefix(None) is None

@@ -9,7 +9,8 @@ from uuid import uuid4
 
 from aggregates.values import ANSWER_SHA256, ITEM_OFFSET, PULLED_METHOD, PULLED_STATUS, PULLED_URL
 from service.backfill.receipts import PULLED_VIA_API, TOPIC, pulled
-from service.backfill.run import _newer, default_since
+from service.backfill.run import default_since
+from service.backfill.summary import newer as _newer
 from tests.rest_fixtures import array_items, page, store_connection
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

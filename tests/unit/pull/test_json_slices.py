@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.adapters.json_slices import NotAnArray, array_items
+from service.adapters.json_slices import NotAnArray, array_items, member_slice
 from tests.builders import FIXTURES
 
 REST = FIXTURES / "woocommerce-rest"
@@ -88,3 +88,21 @@ def test_the_real_pages_slice_into_the_orders_they_hold():
 def test_what_is_not_an_array_is_refused(body, member):
     with pytest.raises(NotAnArray):
         array_items(body, member=member)
+
+
+@pytest.mark.parametrize("member", [None, "orders"])
+def test_an_answer_nested_too_deep_is_not_an_array_not_a_recursion_error(member):
+    deep = b"[" * 200_000 + b"]" * 200_000
+    body = deep if member is None else b'{"orders":' + deep + b"}"
+    with pytest.raises(NotAnArray, match="too deeply nested"):
+        array_items(body, member=member)
+
+
+def test_a_member_is_sliced_out_exactly_with_its_offset():
+    body = b'{ "notice" : "x}" ,\n "order" :\t{"id": 1, "note": "a \\" }"} }'
+    item, at = member_slice(body, "order")
+    assert item == b'{"id": 1, "note": "a \\" }"}' and body[at : at + len(item)] == item
+    with pytest.raises(NotAnArray):
+        member_slice(b'{"orders": []}', "order")
+    with pytest.raises(NotAnArray):
+        member_slice(b"[1]", "order")

@@ -15,6 +15,7 @@ from service.adapters.pulling import (
     kept_headers,
     key_prefix,
     next_page_info,
+    no_such_order,
     retry_after,
     total_pages,
     wc_time,
@@ -22,6 +23,7 @@ from service.adapters.pulling import (
 from service.http.pull.transport import RetryPolicy
 from service.http.pull.woocommerce import WooCommerceSource
 from service.settings import Settings, SettingsError
+from tests.builders import fixture_bytes
 
 NOW = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
 
@@ -85,8 +87,9 @@ def test_filter_dates_are_utc_and_second_precise():
 
 
 def test_a_key_is_shown_by_its_prefix_at_most():
-    assert key_prefix("ck_1234abcdef") == "ck_1234\u2026"
-    assert key_prefix(None) == "\u2026"
+    assert key_prefix("ck_1234abcdef0123456789abcdef0123456789abcd") == "ck_1234\u2026"
+    assert key_prefix("ck_1234abcdef") == "ck_1\u2026"  # a short key: a third of it at most
+    assert key_prefix("abc") == "a\u2026" and key_prefix(None) == "\u2026"
 
 
 def test_over_https_the_key_and_secret_go_as_http_basic_and_nothing_is_signed():
@@ -125,3 +128,17 @@ def test_the_backoff_is_exponential_with_jitter_and_capped():
     for attempt, ceiling in ((0, 1.0), (1, 2.0), (2, 4.0), (3, 8.0), (6, 8.0)):
         waits = {policy.backoff(attempt) for _ in range(20)}
         assert all(ceiling / 2 <= w <= ceiling for w in waits) and len(waits) > 1
+
+
+def test_only_a_platform_s_own_not_found_answer_says_no_such_order():
+    assert no_such_order(
+        "woocommerce", fixture_bytes("woocommerce-rest", "026-order-25-deleted.body")
+    )
+    assert no_such_order("woocommerce", fixture_bytes("woocommerce-rest", "027-order-999999.body"))
+    assert not no_such_order(
+        "woocommerce", fixture_bytes("woocommerce-rest", "041-unknown-route.body")
+    )
+    assert no_such_order("shopify", b'{"errors":"Not Found"}')
+    for body in (b"<html>404</html>", b"", b'{"errors":"Not Found"}', b"[" * 100_000):
+        assert not no_such_order("woocommerce", body)
+    assert not no_such_order("shopify", b'{"errors":"Invalid API key"}')
