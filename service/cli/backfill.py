@@ -81,7 +81,12 @@ async def _record(
         return
     async with pool.acquire() as conn:
         await record_run(
-            conn, connection.user_id, connection.platform, high_water=high_water, error=error
+            conn,
+            connection.user_id,
+            connection.platform,
+            high_water=high_water,
+            error=error,
+            since=args.since,
         )
 
 
