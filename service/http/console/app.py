@@ -27,7 +27,7 @@ from service.http.console import (
 )
 from service.http.console.ratelimit import AttemptLimiter
 from service.http.console.security import console_middleware
-from service.http.keys import SETTINGS, SIGN_IN_LIMITER, TOKEN_SEALER
+from service.http.keys import SETTINGS, SIGN_IN_LIMITER
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -43,7 +43,6 @@ def setup_console(app: web.Application) -> None:
     )
     key = sealing.master_key(app[SETTINGS])
     app[SIGN_IN_LIMITER] = AttemptLimiter()
-    app[TOKEN_SEALER] = sealing.sealer(app[SETTINGS])  # the server key (at_rest.py)
     app.middlewares.append(console_middleware(app[SETTINGS], key))
     app.router.add_static("/console/static", STATIC)
     auth.add_routes(app)

@@ -39,3 +39,13 @@ ALTER TABLE user_secrets ADD CONSTRAINT user_secrets_current_has_time
 ALTER TABLE user_secrets DROP CONSTRAINT IF EXISTS user_secrets_previous_has_expiry;
 ALTER TABLE user_secrets ADD CONSTRAINT user_secrets_previous_has_expiry
     CHECK ((previous_secret IS NULL AND previous_sealed IS NULL) = (previous_valid_until IS NULL));
+
+-- The server key's fingerprint (HMAC-SHA256 of a fixed label under the key: it reveals
+-- nothing of the key), recorded the first time a key is used (service/accounts/key_guard.py).
+-- A command or service holding another key is refused while sealed secrets exist, instead of
+-- sealing new ones no other process here could open (a var/secret.key made afresh elsewhere).
+CREATE TABLE IF NOT EXISTS server_key (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    fingerprint bytea NOT NULL CHECK (length(fingerprint) = 32),
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
