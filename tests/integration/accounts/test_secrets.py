@@ -218,3 +218,22 @@ async def test_a_plain_secret_an_older_process_wrote_still_verifies(pool: asyncp
             "SELECT secret, previous_secret FROM user_secrets WHERE user_id = $1", shop.user_id
         )
         assert tuple(plain) == (None, None)
+
+
+async def test_clearing_a_plain_secret_turns_verification_off(pool: asyncpg.Pool):
+    shop = await create_merchant(pool)
+    keyring = server_keyring()
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO user_secrets (user_id, platform, secret, set_at)"
+            " VALUES ($1, 'shopify', $2, now())",
+            shop.user_id,
+            SECRET,
+        )
+        await signing.clear_secret(conn, shop.name, "shopify", GRACE)
+        now = await conn.fetchval("SELECT now()")
+        assert await signing.secrets_for(conn, shop.user_id, "shopify", now, keyring) == []
+        # Set again within the grace period, the cleared one still counts.
+        await signing.set_secret(conn, shop.name, "shopify", "again", GRACE, keyring)
+        found = await signing.secrets_for(conn, shop.user_id, "shopify", now, keyring)
+        assert found == ["again", SECRET]
