@@ -1,5 +1,6 @@
-"""The app factory touches no file: the server key is loaded (and checked against the one the
-database's secrets are sealed with) when the app starts, by a cleanup_ctx."""
+"""The app factory touches no file: the server key (checked against the one the database's
+secrets are sealed with) and the console's session key are loaded when the app starts, by a
+cleanup_ctx."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ async def test_the_key_is_loaded_at_startup_not_by_the_factory(settings: Setting
         max_loop_lag=settings.max_loop_lag,
         backfill_interval=0,
         secret_key_file=path,
+        session_key_file=tmp_path / "var" / "session.key",
     )
     create_app(mine)
-    assert not path.exists()
+    assert not path.exists() and not mine.session_key_file.exists()
     # The server key is put there before the start (a fresh one would not be the database's).
     path.parent.mkdir(parents=True)
     path.write_bytes(server_key(Settings()) + b"\n")
@@ -32,5 +34,10 @@ async def test_the_key_is_loaded_at_startup_not_by_the_factory(settings: Setting
         assert app[KEYRING].open(server_keyring().seal("cs_secret")) == "cs_secret"
         sealer = app[TOKEN_SEALER]
         assert sealer.open(sealer.seal("the-token")) == "the-token"
+        # The console's sessions use the session key made at the start.
+        assert mine.session_key_file.exists()
+        answer = await client.get("/console/login", allow_redirects=False)
+        assert answer.status == 200
+        assert "ledger_console" in answer.cookies
     finally:
         await client.close()
