@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import asyncpg
 
 from service.accounts import sealing, users
+from service.accounts.key_guard import checked_key
 from service.accounts.keyring import Keyring
+from service.accounts.sealing import TokenSealer
 from service.accounts.secrets import seal_clear_secrets
 from service.settings import Settings
 
@@ -26,8 +28,7 @@ class Sealed:
 
 
 async def seal_at_rest(conn: asyncpg.Connection, settings: Settings) -> Sealed:
-    secrets = await seal_clear_secrets(conn, Keyring.from_settings(settings))
-    tokens = await users.reseal_tokens(
-        conn, sealing.former_sealer(settings), sealing.sealer(settings)
-    )
+    key = await checked_key(conn, settings)  # ServerKeyChangedError: another key
+    secrets = await seal_clear_secrets(conn, Keyring(key))
+    tokens = await users.reseal_tokens(conn, sealing.former_sealer(settings), TokenSealer(key))
     return Sealed(secrets, tokens)

@@ -9,7 +9,7 @@ credential is opened only for the code that calls the store (``get_connection``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -21,9 +21,14 @@ from service.accounts.secrets import check_platform
 from service.adapters.pulling import key_prefix
 
 MAX_ERROR_CHARS = 500
+# A run's default window starts this long before the high-water mark, for changes the store
+# saved late within the same seconds (service/backfill/run.py); a window starting later than
+# that leaves a gap, so its run does not move the mark.
+OVERLAP = timedelta(minutes=10)
 
 _COLUMNS = (
-    "user_id, platform, base_url, key, secret_sealed, high_water, last_run_at, last_error, failures"
+    "user_id, platform, base_url, key_sealed, secret_sealed, high_water, last_run_at, last_error,"
+    " failures"
 )
 
 
@@ -33,7 +38,7 @@ class StoreConnection:
     platform: str  # "woocommerce" | "shopify"
     # WooCommerce: the store's URL as given; Shopify: "https://{shop}.myshopify.com"
     base_url: str
-    key: str | None  # WooCommerce consumer key; None for Shopify
+    key: str | None = field(repr=False)  # WooCommerce consumer key, decrypted; None: Shopify
     secret: str = field(repr=False)  # consumer secret / Admin API access token, decrypted
     high_water: datetime | None  # the last successful run's high-water mark (UTC)
     last_run_at: datetime | None
@@ -60,7 +65,7 @@ def _connection(row: Any, keyring: Keyring) -> StoreConnection:
         user_id=row["user_id"],
         platform=row["platform"],
         base_url=row["base_url"],
-        key=row["key"],
+        key=None if row["key_sealed"] is None else keyring.open(row["key_sealed"]),
         secret=keyring.open(row["secret_sealed"]),
         high_water=row["high_water"],
         last_run_at=row["last_run_at"],
@@ -85,16 +90,19 @@ async def connect_store(
     assert (key is None) == (platform == "shopify"), "a consumer key is WooCommerce's"
     user_id = await users.user_id_by_name(conn, name)
     await conn.execute(
-        "INSERT INTO store_connections AS c (user_id, platform, base_url, key, secret_sealed)"
-        " VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO store_connections AS c"
+        " (user_id, platform, base_url, key_sealed, key_prefix, secret_sealed)"
+        " VALUES ($1, $2, $3, $4, $5, $6)"
         " ON CONFLICT (user_id, platform) DO UPDATE SET"
         "  high_water = CASE WHEN c.base_url = excluded.base_url THEN c.high_water END,"
-        "  base_url = excluded.base_url, key = excluded.key,"
+        "  base_url = excluded.base_url, key_sealed = excluded.key_sealed,"
+        "  key_prefix = excluded.key_prefix,"
         "  secret_sealed = excluded.secret_sealed, failures = 0, last_error = NULL",
         user_id,
         platform,
         base_url,
-        key,
+        None if key is None else keyring.seal(key),
+        key_prefix(key) if key is not None else None,
         keyring.seal(secret),
     )
 
@@ -132,7 +140,7 @@ async def list_connections(conn: asyncpg.Connection, keyring: Keyring) -> list[S
 async def connection_status(conn: asyncpg.Connection, user_id: UUID) -> dict[str, ConnectionStatus]:
     """The user's connections by platform, as they may be shown."""
     rows = await conn.fetch(
-        "SELECT platform, base_url, key, created_at, high_water, last_run_at, last_error,"
+        "SELECT platform, base_url, key_prefix, created_at, high_water, last_run_at, last_error,"
         " failures FROM store_connections WHERE user_id = $1",
         user_id,
     )
@@ -140,7 +148,7 @@ async def connection_status(conn: asyncpg.Connection, user_id: UUID) -> dict[str
         r["platform"]: ConnectionStatus(
             platform=r["platform"],
             base_url=r["base_url"],
-            key_prefix=key_prefix(r["key"]) if r["key"] is not None else None,
+            key_prefix=r["key_prefix"],
             created_at=r["created_at"],
             high_water=r["high_water"],
             last_run_at=r["last_run_at"],
@@ -164,17 +172,26 @@ async def record_run(
     *,
     high_water: datetime | None,
     error: str | None,
+    since: datetime | None = None,
 ) -> None:
-    """A run's outcome. Success (``error`` None): the high-water mark moves to ``high_water``
-    (kept as it was when None: nothing was seen) and failures go back to 0. Failure:
-    failures + 1, ``error`` (one line, never a secret: the caller's duty) kept."""
+    """A run's outcome. Success (``error`` None): the high-water mark moves forward to
+    ``high_water`` (None: nothing was seen), never back, and not at all when the run's window
+    started (``since``, None: the default window) after the mark less OVERLAP, which would
+    skip the time between; failures go back to 0. Failure: failures + 1, ``error`` (one line,
+    never a secret: the caller's duty) kept."""
     if error is None:
         await conn.execute(
             "UPDATE store_connections SET last_run_at = now(), failures = 0, last_error = NULL,"
-            " high_water = coalesce($3, high_water) WHERE user_id = $1 AND platform = $2",
+            " high_water = CASE"
+            "  WHEN high_water IS NULL THEN $3"
+            "  WHEN $4::timestamptz > high_water - $5::interval THEN high_water"
+            "  ELSE greatest(high_water, $3) END"
+            " WHERE user_id = $1 AND platform = $2",
             user_id,
             platform,
             high_water,
+            since,
+            OVERLAP,
         )
         return
     await conn.execute(
@@ -184,3 +201,15 @@ async def record_run(
         platform,
         one_line(error) or "failed",
     )
+
+
+async def due_connections(conn: asyncpg.Connection, interval: timedelta) -> list[tuple[UUID, str]]:
+    """The connections whose last run is at least ``interval`` old (or that never ran),
+    longest waiting first: what a scheduled round runs."""
+    rows = await conn.fetch(
+        "SELECT user_id, platform FROM store_connections"
+        " WHERE last_run_at IS NULL OR last_run_at <= now() - $1::interval"
+        " ORDER BY last_run_at NULLS FIRST, created_at",
+        interval,
+    )
+    return [(r["user_id"], r["platform"]) for r in rows]

@@ -38,7 +38,7 @@ from uuid import UUID
 import asyncpg
 
 from service.accounts.keyring import Keyring
-from service.accounts.secrets import opened
+from service.accounts.secrets import SIGNING_COLUMNS, row_secrets
 from service.accounts.users import secret_hash
 from service.store.db import is_unavailable
 
@@ -62,27 +62,23 @@ class SecretRow:
 
 _LOADS: dict[str, str] = {
     "users": "SELECT token_hash, user_id FROM users",
-    "user_secrets": "SELECT user_id, platform, secret_sealed, previous_sealed,"
-    " previous_valid_until FROM user_secrets",
+    "user_secrets": f"SELECT user_id, platform, {SIGNING_COLUMNS} FROM user_secrets",  # noqa: S608
     "store_bindings": "SELECT user_id, platform, source FROM store_bindings",
 }
 
 
 # The reads before a refusal: one row, by key, never a whole table.
 _SIGNING_ROW = (
-    "SELECT secret_sealed, previous_sealed, previous_valid_until FROM user_secrets"
+    f"SELECT {SIGNING_COLUMNS} FROM user_secrets"  # noqa: S608 (a constant)
     " WHERE user_id = $1 AND platform = $2"
 )
 _ONE_BINDING = "SELECT source FROM store_bindings WHERE user_id = $1 AND platform = $2"
 
 
 def _secret_row(keyring: Keyring, r: Any) -> SecretRow:
-    """A user_secrets row with its sealed secrets opened (they are kept sealed at rest)."""
-    return SecretRow(
-        opened(keyring, r["secret_sealed"]),
-        opened(keyring, r["previous_sealed"]),
-        r["previous_valid_until"],
-    )
+    """A user_secrets row with its secrets in clear (kept sealed at rest; a plain value an
+    older process wrote counts too: secrets.row_secrets)."""
+    return SecretRow(*row_secrets(keyring, r), r["previous_valid_until"])
 
 
 def _shape(table: str, rows: list[Any], keyring: Keyring) -> dict[Any, Any]:

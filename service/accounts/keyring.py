@@ -11,6 +11,8 @@ stores and set the signing secrets again); nothing else is lost.
 
 from __future__ import annotations
 
+import secrets
+
 from cryptography.fernet import Fernet, InvalidToken
 
 from service.accounts.sealing import server_key
@@ -27,6 +29,9 @@ class Keyring:
 
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        # What a secret sealed under another key verifies with (secrets.opened): random, so
+        # that its deliveries are refused, never let in as if verification were off.
+        self.unopenable = secrets.token_urlsafe(32)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Keyring:

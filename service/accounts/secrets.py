@@ -14,7 +14,6 @@ import binascii
 import hashlib
 import hmac
 import logging
-import secrets as stdlib_secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,8 +37,8 @@ log = logging.getLogger(__name__)
 
 _DIGEST_SIZE = hashlib.sha256().digest_size
 _PLAIN = ("secret", "previous_secret")
-# What a secret sealed under another key verifies with: a random key, new in each process.
-UNOPENABLE = stdlib_secrets.token_urlsafe(32)
+# Every read of a user_secrets row takes these (see row_secrets).
+SIGNING_COLUMNS = "secret, secret_sealed, previous_secret, previous_sealed, previous_valid_until"
 
 
 class UnknownPlatformError(ValueError):
@@ -96,6 +95,8 @@ async def set_secret(
     if grace < timedelta(0):
         raise ValueError("grace must not be negative")
     user_id = await users.user_id_by_name(conn, name)
+    # A plain value an older process wrote is sealed first, so that it is what is replaced.
+    await seal_clear_secrets(conn, keyring)
     await conn.execute(
         "INSERT INTO user_secrets AS s (user_id, platform, secret_sealed, set_at)"
         " VALUES ($1, $2, $3, now())"
@@ -124,10 +125,15 @@ async def clear_secret(
     if grace < timedelta(0):
         raise ValueError("grace must not be negative")
     user_id = await users.user_id_by_name(conn, name)
+    # A plain current value (an older process wrote it) is cleared too: it moves to the
+    # plain previous column, which the next seal_clear_secrets seals.
     await conn.execute(
-        "UPDATE user_secrets SET previous_sealed = secret_sealed,"
-        " previous_valid_until = now() + $3::interval, secret_sealed = NULL, set_at = NULL"
-        " WHERE user_id = $1 AND platform = $2 AND secret_sealed IS NOT NULL",
+        "UPDATE user_secrets SET"
+        " previous_sealed = CASE WHEN secret IS NULL THEN secret_sealed END,"
+        " previous_secret = secret, previous_valid_until = now() + $3::interval,"
+        " secret_sealed = NULL, secret = NULL, set_at = NULL"
+        " WHERE user_id = $1 AND platform = $2"
+        " AND (secret_sealed IS NOT NULL OR secret IS NOT NULL)",
         user_id,
         platform,
         grace,
@@ -140,15 +146,14 @@ async def secrets_for(
     """The secrets a delivery may be signed with; [] when verification is off."""
     check_platform(platform)
     row = await conn.fetchrow(
-        "SELECT secret_sealed, previous_sealed, previous_valid_until FROM user_secrets"
+        f"SELECT {SIGNING_COLUMNS} FROM user_secrets"  # noqa: S608 (a constant)
         " WHERE user_id = $1 AND platform = $2",
         user_id,
         platform,
     )
     if row is None:
         return []
-    secret, previous = (opened(keyring, row[c]) for c in ("secret_sealed", "previous_sealed"))
-    return candidates(secret, previous, row["previous_valid_until"], now)
+    return candidates(*row_secrets(keyring, row), row["previous_valid_until"], now)
 
 
 def opened(keyring: Keyring, sealed: bytes | None) -> str | None:
@@ -161,7 +166,19 @@ def opened(keyring: Keyring, sealed: bytes | None) -> str | None:
         return keyring.open(sealed)
     except SealedWithAnotherKeyError:
         log.error("a signing secret was sealed with another server key: set it again")
-        return UNOPENABLE
+        return keyring.unopenable
+
+
+def row_secrets(keyring: Keyring, row: Any) -> tuple[str | None, str | None]:
+    """A user_secrets row's current and previous secrets, in clear. A plain column that is
+    not NULL (an older process wrote it during an upgrade; the next seal_clear_secrets seals
+    it) is the newer value and counts: a row holding one never reads as "verification off"."""
+    return (
+        row["secret"] if row["secret"] is not None else opened(keyring, row["secret_sealed"]),
+        row["previous_secret"]
+        if row["previous_secret"] is not None
+        else opened(keyring, row["previous_sealed"]),
+    )
 
 
 async def seal_clear_secrets(conn: asyncpg.Connection, keyring: Keyring) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from projections.sales_search import live_changed_since
-from service.accounts.connections import StoreConnection
+from service.accounts.connections import OVERLAP, StoreConnection
 from service.accounts.directory import Directory
 from service.accounts.keyring import Keyring
 from service.adapters.json_slices import NotAnArray
@@ -47,9 +47,8 @@ from service.intake.intake import pg_ingestor
 from service.settings import Settings
 from service.store.eventstore import EventStore, keep_raw
 
-# The default window: since the last successful run's high-water mark, less an overlap for
-# changes the store saved late within the same seconds; a first run looks a week back.
-OVERLAP = timedelta(minutes=10)
+# The default window: since the last successful run's high-water mark, less OVERLAP
+# (connections.py); a first run looks a week back.
 FIRST_RUN = timedelta(days=7)
 _UNCHANGED = frozenset({"duplicate", "stale"})
 _REFUSED = frozenset({"quarantined", "not_kept"})

@@ -16,6 +16,7 @@ import sys
 
 import asyncpg
 
+from service.accounts.key_guard import ServerKeyChangedError
 from service.accounts.keyring import SealedWithAnotherKeyError
 from service.cli import (
     audit,
@@ -42,6 +43,7 @@ _EXPECTED: tuple[type[Exception], ...] = (
     *connections.EXPECTED,
     *backfill.EXPECTED,
     SealedWithAnotherKeyError,
+    ServerKeyChangedError,
     SettingsError,
 )
 

@@ -18,6 +18,7 @@ import asyncpg
 
 from service.accounts import users
 from service.accounts.connections import StoreConnection, get_connection, record_run
+from service.accounts.key_guard import checked_key
 from service.accounts.keyring import Keyring
 from service.backfill.lock import try_lock, unlock
 from service.backfill.run import WindowError, backfill
@@ -82,7 +83,8 @@ async def _connection(
 ) -> StoreConnection:
     async with pool.acquire() as conn:
         user_id = await users.user_id_by_name(conn, args.user)
-        found = await get_connection(conn, user_id, args.platform, Keyring.from_settings(settings))
+        keyring = Keyring(await checked_key(conn, settings))
+        found = await get_connection(conn, user_id, args.platform, keyring)
     if found is None:
         raise CommandError(
             f"{args.user} has no {args.platform} store connection (ledger connect --user"
@@ -103,7 +105,12 @@ async def _record(
         return
     async with pool.acquire() as conn:
         await record_run(
-            conn, connection.user_id, connection.platform, high_water=high_water, error=error
+            conn,
+            connection.user_id,
+            connection.platform,
+            high_water=high_water,
+            error=error,
+            since=args.since,
         )
 
 

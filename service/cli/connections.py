@@ -15,6 +15,7 @@ from typing import Any
 
 from aggregates.values import PLATFORMS
 from service.accounts import connections, store_urls
+from service.accounts.key_guard import checked_key
 from service.accounts.keyring import Keyring
 from service.adapters.pulling import key_prefix
 from service.cli.common import Command, connect, say
@@ -53,9 +54,9 @@ async def cmd_connect(args: argparse.Namespace, settings: Settings, store: Event
         base_url, key = store_urls.shop_url(args.shop), None
     where = f"{args.user}/{platform}"
     secret = store_urls.store_secret(read_line_secret(f"{_ASKED[platform]} for {where}: "), "stdin")
-    keyring = Keyring.from_settings(settings)
     conn = await connect(settings)
     try:
+        keyring = Keyring(await checked_key(conn, settings))
         await connections.connect_store(conn, args.user, platform, base_url, key, secret, keyring)
     finally:
         await conn.close()

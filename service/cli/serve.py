@@ -12,7 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from service.accounts.at_rest import seal_at_rest
-from service.cli.common import Command, connect, say
+from service.accounts.key_guard import ServerKeyChangedError
+from service.cli.common import Command, connect, failure_line, say
 from service.cli.workers import supervise
 from service.http.access_log import RedactingAccessLogger
 from service.http.app import create_app
@@ -97,6 +98,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, store: EventStore) -
             # Several workers share the port; the kernel spreads connections among them.
             reuse_port=args.worker is not None,
         )
+    except ServerKeyChangedError as exc:
+        sys.stderr.write(failure_line(exc))
+        return 2
     except SpoolLocked:
         sys.stderr.write(
             f"ledger: the spool {settings.spool_dir} is held by another ledger service: give"

@@ -12,6 +12,7 @@ from aggregates.values import PLATFORMS
 from projections.encoding import to_json
 from service.accounts import bindings, connections, sealing, users
 from service.accounts import secrets as signing
+from service.accounts.key_guard import checked_key
 from service.accounts.keyring import Keyring
 from service.cli.common import Command, connect, say
 from service.settings import Settings
@@ -133,7 +134,7 @@ async def cmd_users_set_secret(
                 args.platform,
                 secret,
                 settings.secret_grace,
-                Keyring.from_settings(settings),
+                Keyring(await checked_key(conn, settings)),
             )
             user_id = await users.user_id_by_name(conn, args.name)
             status = (await signing.secret_status(conn, user_id))[args.platform]

@@ -15,7 +15,9 @@ from aiohttp import web
 from projections.registry import all_projections
 from service.accounts.at_rest import seal_at_rest
 from service.accounts.directory import Directory
+from service.accounts.key_guard import checked_key
 from service.accounts.keyring import Keyring
+from service.accounts.sealing import TokenSealer, server_key
 from service.audit.deliveries import run_pruning
 from service.http import audit_api, deliveries_api, metrics_api, openapi, query_api, webhooks
 from service.http.backfill_schedule import BackfillSchedule
@@ -33,6 +35,7 @@ from service.http.keys import (
     RUNNER,
     SETTINGS,
     STORE,
+    TOKEN_SEALER,
 )
 from service.intake.delivery_log import DeliveryLog
 from service.intake.intake import Intake, pg_ingestor
@@ -73,6 +76,27 @@ async def _pool_ctx(app: web.Application, init: PoolInit | None = None) -> Async
     app[POOL_INIT] = init
     yield
     await pool.close()
+
+
+async def _keyring_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The server key, loaded (var/secret.key made once when missing) at the start, never by
+    create_app; checked against the database's (accounts/key_guard.py): another one stops
+    the start with ServerKeyChangedError. A database that does not answer yet, or is not
+    migrated, cannot tell: the key is used as it is (a secret it cannot open verifies
+    nothing, so no delivery gets in unverified)."""
+    settings = app[SETTINGS]
+    try:
+        async with connection(app[POOL]) as conn:
+            key = await checked_key(conn, settings)
+    except DatabaseUnavailableError:
+        log.warning("the database does not answer: the server key is not checked against it")
+        key = server_key(settings)
+    except asyncpg.UndefinedTableError:
+        log.error("the database is not migrated: run ledger db migrate")
+        key = server_key(settings)
+    app[KEYRING] = Keyring(key)
+    app[TOKEN_SEALER] = TokenSealer(key)  # the console's revealable webhook tokens
+    yield
 
 
 async def _delivery_log_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -212,10 +236,10 @@ def create_app(
     app[SETTINGS] = settings
     app[STORE] = store if store is not None else EventStore()
     app[METRICS] = Metrics()
-    app[KEYRING] = Keyring.from_settings(settings)
     observers: list[Observer] = [app[METRICS].observe, log_delivery]
     app[DELIVERY_OBSERVERS] = observers
     app.cleanup_ctx.append(functools.partial(_pool_ctx, init=pool_init))
+    app.cleanup_ctx.append(_keyring_ctx)
     app.cleanup_ctx.append(_delivery_log_ctx)
     app.cleanup_ctx.append(_intake_ctx)
     app.cleanup_ctx.append(_backfill_ctx)

@@ -51,11 +51,6 @@ OpenSource = Callable[[StoreConnection, Settings], SourceContext | Awaitable[Sou
 RunBackfill = Callable[..., Awaitable[BackfillSummary]]
 
 ROUND_LOCK = 0x6C6564676572 + 13  # "ledger" + the issue: one round at a time, anywhere
-_DUE = (
-    "SELECT user_id, platform FROM store_connections"
-    " WHERE last_run_at IS NULL OR last_run_at <= now() - $1::interval"
-    " ORDER BY last_run_at NULLS FIRST, created_at"
-)
 
 
 def error_line(exc: BaseException) -> str:
@@ -103,10 +98,10 @@ class BackfillSchedule:
             if not await lock.fetchval("SELECT pg_try_advisory_lock($1)", ROUND_LOCK):
                 return None
             try:
-                due = await lock.fetch(_DUE, self.interval)
+                due = await connections.due_connections(lock, self.interval)
                 ran = 0
-                for row in due:
-                    ran += await self.run_one(row["user_id"], row["platform"])
+                for user_id, platform in due:
+                    ran += await self.run_one(user_id, platform)
                 return ran
             finally:
                 await lock.execute("SELECT pg_advisory_unlock($1)", ROUND_LOCK)

@@ -39,6 +39,9 @@ OPENAPI = web.AppKey("openapi", bytes)
 SIGN_IN_LIMITER = web.AppKey("sign_in_limiter", AttemptLimiter)
 # Opens the sealed webhook tokens the Integrations tab reveals (service/accounts/sealing.py).
 TOKEN_SEALER = web.AppKey("token_sealer", TokenSealer)
+# The Fernet key of the console's session cookies (service/accounts/sealing.py), loaded at
+# the start (service/http/console/app.py).
+SESSION_KEY = web.AppKey("session_key", bytes)
 # The server key every kept credential is sealed with (service/accounts/keyring.py).
 KEYRING = web.AppKey("keyring", Keyring)
 # The scheduled backfill, and "Backfill now" (service/http/backfill_schedule.py).

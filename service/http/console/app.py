@@ -6,6 +6,7 @@ here (docs/console.md: how a page is added).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -27,11 +28,18 @@ from service.http.console import (
 )
 from service.http.console.ratelimit import AttemptLimiter
 from service.http.console.security import console_middleware
-from service.http.keys import SETTINGS, SIGN_IN_LIMITER, TOKEN_SEALER
+from service.http.keys import SESSION_KEY, SETTINGS, SIGN_IN_LIMITER
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
+
+
+async def _session_key_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The session key, loaded (var/session.key made once when missing) at the start, never
+    by create_app."""
+    app[SESSION_KEY] = sealing.master_key(app[SETTINGS])
+    yield
 
 
 def setup_console(app: web.Application) -> None:
@@ -41,10 +49,9 @@ def setup_console(app: web.Application) -> None:
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    key = sealing.master_key(app[SETTINGS])
     app[SIGN_IN_LIMITER] = AttemptLimiter()
-    app[TOKEN_SEALER] = sealing.sealer(app[SETTINGS])  # the server key (at_rest.py)
-    app.middlewares.append(console_middleware(app[SETTINGS], key))
+    app.cleanup_ctx.append(_session_key_ctx)
+    app.middlewares.append(console_middleware(app[SETTINGS]))
     app.router.add_static("/console/static", STATIC)
     auth.add_routes(app)
     sales.add_routes(app)

@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet
 
 from service.http.console.render import CSRF_FIELD, render
 from service.http.errors import ApiError, error_response
+from service.http.keys import SESSION_KEY
 from service.settings import Settings
 
 PREFIX = "/console"
@@ -47,10 +48,7 @@ def is_console(path: str) -> bool:
     return path == PREFIX or path.startswith(PREFIX + "/")
 
 
-def console_middleware(
-    settings: Settings, key: bytes
-) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """The middleware of every /console request; ``key`` encrypts the session cookies."""
+def _sessions(settings: Settings, key: bytes) -> Callable[..., Awaitable[web.StreamResponse]]:
     secure = (settings.public_url or "").startswith("https://")
     storage = EncryptedCookieStorage(
         Fernet(key),
@@ -61,7 +59,13 @@ def console_middleware(
         httponly=True,
         samesite="Lax",
     )
-    sessions = session_middleware(storage)
+    return session_middleware(storage)
+
+
+def console_middleware(settings: Settings) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The middleware of every /console request; the app's SESSION_KEY (set when it starts)
+    encrypts the session cookies."""
+    made: list[Callable[..., Awaitable[web.StreamResponse]]] = []  # made at the first request
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -72,7 +76,9 @@ def console_middleware(
             return await _guarded(request, handler)
 
         try:
-            response = await sessions(request, guarded)
+            if not made:
+                made.append(_sessions(settings, request.app[SESSION_KEY]))
+            response = await made[0](request, guarded)
         except web.HTTPException as exc:
             _secure(request, exc)
             raise

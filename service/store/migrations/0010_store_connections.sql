@@ -10,13 +10,15 @@
 
 -- One store API connection per user and platform, for pulling what webhooks missed
 -- (service/accounts/connections.py). base_url: WooCommerce, the store's URL as given;
--- Shopify, https://{shop}.myshopify.com. key: the WooCommerce consumer key (NULL for
--- Shopify). secret_sealed: the consumer secret or Admin API access token, sealed.
+-- Shopify, https://{shop}.myshopify.com. key_sealed: the WooCommerce consumer key, sealed
+-- (NULL for Shopify), and key_prefix the few characters of it that may be shown
+-- (adapters.pulling.key_prefix). secret_sealed: the consumer secret or Admin API access token, sealed.
 CREATE TABLE IF NOT EXISTS store_connections (
     user_id uuid NOT NULL REFERENCES users (user_id),
     platform text NOT NULL CHECK (platform IN ('woocommerce', 'shopify')),
     base_url text NOT NULL CHECK (base_url ~ '^https?://[^/?#]+'),
-    key text CHECK (length(key) BETWEEN 1 AND 256),
+    key_sealed bytea,
+    key_prefix text CHECK (length(key_prefix) BETWEEN 1 AND 16),
     secret_sealed bytea NOT NULL,
     high_water timestamptz,
     last_run_at timestamptz,
@@ -24,7 +26,9 @@ CREATE TABLE IF NOT EXISTS store_connections (
     failures integer NOT NULL DEFAULT 0 CHECK (failures >= 0),
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (user_id, platform),
-    CONSTRAINT store_connections_key_is_woocommerce CHECK ((key IS NULL) = (platform = 'shopify'))
+    CONSTRAINT store_connections_key_is_woocommerce CHECK (
+        (key_sealed IS NULL) = (platform = 'shopify') AND (key_prefix IS NULL) = (key_sealed IS NULL)
+    )
 );
 
 ALTER TABLE user_secrets ADD COLUMN IF NOT EXISTS secret_sealed bytea;
@@ -35,3 +39,13 @@ ALTER TABLE user_secrets ADD CONSTRAINT user_secrets_current_has_time
 ALTER TABLE user_secrets DROP CONSTRAINT IF EXISTS user_secrets_previous_has_expiry;
 ALTER TABLE user_secrets ADD CONSTRAINT user_secrets_previous_has_expiry
     CHECK ((previous_secret IS NULL AND previous_sealed IS NULL) = (previous_valid_until IS NULL));
+
+-- The server key's fingerprint (HMAC-SHA256 of a fixed label under the key: it reveals
+-- nothing of the key), recorded the first time a key is used (service/accounts/key_guard.py).
+-- A command or service holding another key is refused while sealed secrets exist, instead of
+-- sealing new ones no other process here could open (a var/secret.key made afresh elsewhere).
+CREATE TABLE IF NOT EXISTS server_key (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    fingerprint bytea NOT NULL CHECK (length(fingerprint) = 32),
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);

@@ -5,6 +5,8 @@ printed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import asyncpg
 
 from tests.standins.woocommerce import WooCommerceStandIn
@@ -50,5 +52,22 @@ async def test_backfill_over_http_wrong_credentials_exit_2_then_the_right_ones_p
         assert SECRET not in out + err and KEY not in out + err
         code, out, _ = await ledger(database_url, "users", "show", shop.name)
         assert code == 0 and SECRET not in out
+
+        # An explicit window never moves the high-water mark back, nor over a gap (C5).
+        for mark in (datetime(2026, 12, 5, tzinfo=UTC), datetime(2026, 11, 29, tzinfo=UTC)):
+            await pool.execute(
+                "UPDATE store_connections SET high_water = $2 WHERE user_id = $1",
+                shop.user_id,
+                mark,
+            )
+            code, out, err = await ledger(
+                database_url, "backfill", "--user", shop.name, "woocommerce", *SINCE
+            )
+            assert code == 0, (out, err)
+            assert "high-water mark: 2026-12-01" in out  # what this window saw
+            kept = await pool.fetchval(
+                "SELECT high_water FROM store_connections WHERE user_id = $1", shop.user_id
+            )
+            assert kept == mark
     finally:
         await standin.close()

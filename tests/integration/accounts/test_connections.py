@@ -134,7 +134,7 @@ async def test_no_table_holds_a_secret_in_clear(pool: asyncpg.Pool):
             dump.extend(r["line"] for r in rows)
         text = "\n".join(dump)
         assert shop.name in text  # the dump did read the rows
-        secrets = [WOO_SECRET, SHOPIFY_TOKEN, *SIGNING, *(s + "-old" for s in SIGNING)]
+        secrets = [WOO_KEY, WOO_SECRET, SHOPIFY_TOKEN, *SIGNING, *(s + "-old" for s in SIGNING)]
         secrets += [shop.token, shop.api_key]  # hashed (and the token sealed) since #9
         for secret in secrets:
             assert secret not in text
@@ -143,3 +143,72 @@ async def test_no_table_holds_a_secret_in_clear(pool: asyncpg.Pool):
         now = await conn.fetchval("SELECT now()")
         found = await signing.secrets_for(conn, shop.user_id, "shopify", now, keyring)
         assert found == [SIGNING[1], SIGNING[1] + "-old"]
+
+
+async def test_the_consumer_key_is_sealed_and_only_its_prefix_kept(pool: asyncpg.Pool):
+    shop = await create_merchant(pool)
+    keyring = server_keyring()
+    async with pool.acquire() as conn:
+        await connections.connect_store(
+            conn, shop.name, "woocommerce", "https://shop.example", WOO_KEY, WOO_SECRET, keyring
+        )
+        row = await conn.fetchrow(
+            "SELECT t::text AS line FROM store_connections AS t WHERE user_id = $1", shop.user_id
+        )
+        assert WOO_KEY not in row["line"] and WOO_KEY.encode().hex() not in row["line"]
+        shown = (await connections.connection_status(conn, shop.user_id))["woocommerce"]
+        assert shown.key_prefix == "ck_1b2…" and shown.key_prefix[:-1] in row["line"]
+        found = await connections.get_connection(conn, shop.user_id, "woocommerce", keyring)
+        assert found is not None and found.key == WOO_KEY
+
+
+async def test_an_explicit_window_never_moves_the_high_water_mark_back_or_over_a_gap(
+    pool: asyncpg.Pool,
+):
+    shop = await create_merchant(pool)
+    mark = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    async with pool.acquire() as conn:
+        await connections.connect_store(
+            conn,
+            shop.name,
+            "shopify",
+            "https://s.myshopify.com",
+            None,
+            SHOPIFY_TOKEN,
+            server_keyring(),
+        )
+
+        async def run(since: datetime | None, high_water: datetime) -> datetime | None:
+            await connections.record_run(
+                conn, shop.user_id, "shopify", high_water=high_water, error=None, since=since
+            )
+            return (await connections.connection_status(conn, shop.user_id))["shopify"].high_water
+
+        assert await run(None, mark) == mark
+        # An older window (--since/--until in the past): the mark stays where it was.
+        assert await run(mark - timedelta(days=9), mark - timedelta(days=8)) == mark
+        # A window starting after the mark (less the overlap): the time between is unpulled.
+        assert await run(mark + timedelta(hours=1), mark + timedelta(hours=2)) == mark
+        # One starting within the overlap, or before the mark, carries it forward.
+        assert await run(mark - connections.OVERLAP, mark + timedelta(hours=3)) == (
+            mark + timedelta(hours=3)
+        )
+
+
+async def test_the_due_connections_are_read_by_their_owner(pool: asyncpg.Pool):
+    shop = await create_merchant(pool)
+    async with pool.acquire() as conn:
+        await connections.connect_store(
+            conn,
+            shop.name,
+            "shopify",
+            "https://s.myshopify.com",
+            None,
+            SHOPIFY_TOKEN,
+            server_keyring(),
+        )
+        due = await connections.due_connections(conn, timedelta(minutes=60))
+        assert (shop.user_id, "shopify") in due
+        await connections.record_run(conn, shop.user_id, "shopify", high_water=None, error=None)
+        due = await connections.due_connections(conn, timedelta(minutes=60))
+        assert (shop.user_id, "shopify") not in due

@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet
 
 from service.accounts import secrets as signing
 from service.accounts import users
+from service.accounts.directory import Directory
 from service.accounts.keyring import Keyring
 from tests.builders import sign, signed_vector
 from tests.support import create_merchant, server_keyring
@@ -181,10 +182,58 @@ async def test_a_secret_sealed_with_another_key_verifies_nothing(
             conn, shop.name, "woocommerce", SECRET, GRACE, Keyring(Fernet.generate_key())
         )
         now = await conn.fetchval("SELECT now()")
+        keyring = server_keyring()
         with caplog.at_level(logging.ERROR):
-            found = await signing.secrets_for(
-                conn, shop.user_id, "woocommerce", now, server_keyring()
-            )
-    assert found == [signing.UNOPENABLE] and found != [SECRET]
+            found = await signing.secrets_for(conn, shop.user_id, "woocommerce", now, keyring)
+    assert found == [keyring.unopenable] and found != [SECRET]
     assert signing.verify("woocommerce", woo(SIGNATURE), BODY, found) == "invalid_signature"
     assert "sealed with another server key" in caplog.text and SECRET not in caplog.text
+
+
+async def test_a_plain_secret_an_older_process_wrote_still_verifies(pool: asyncpg.Pool):
+    """During an upgrade an older process may write the plain column: that row has a secret
+    (verification on, with it), never "no secret" (verification off), until it is sealed."""
+    shop = await create_merchant(pool)
+    keyring = server_keyring()
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO user_secrets (user_id, platform, secret, set_at)"
+            " VALUES ($1, 'woocommerce', $2, now())",
+            shop.user_id,
+            SECRET,
+        )
+        now = await conn.fetchval("SELECT now()")
+        assert await signing.secrets_for(conn, shop.user_id, "woocommerce", now, keyring) == [
+            SECRET
+        ]
+        directory = Directory(keyring)
+        for fresh in (False, True):
+            row = await directory.secret_row(conn, shop.user_id, "woocommerce", fresh=fresh)
+            assert row is not None and row.secret == SECRET
+        # Replaced before it was sealed: the plain one stays valid as the previous one.
+        await signing.set_secret(conn, shop.name, "woocommerce", "newer", GRACE, keyring)
+        found = await signing.secrets_for(conn, shop.user_id, "woocommerce", now, keyring)
+        assert found == ["newer", SECRET]
+        plain = await conn.fetchrow(
+            "SELECT secret, previous_secret FROM user_secrets WHERE user_id = $1", shop.user_id
+        )
+        assert tuple(plain) == (None, None)
+
+
+async def test_clearing_a_plain_secret_turns_verification_off(pool: asyncpg.Pool):
+    shop = await create_merchant(pool)
+    keyring = server_keyring()
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO user_secrets (user_id, platform, secret, set_at)"
+            " VALUES ($1, 'shopify', $2, now())",
+            shop.user_id,
+            SECRET,
+        )
+        await signing.clear_secret(conn, shop.name, "shopify", GRACE)
+        now = await conn.fetchval("SELECT now()")
+        assert await signing.secrets_for(conn, shop.user_id, "shopify", now, keyring) == []
+        # Set again within the grace period, the cleared one still counts.
+        await signing.set_secret(conn, shop.name, "shopify", "again", GRACE, keyring)
+        found = await signing.secrets_for(conn, shop.user_id, "shopify", now, keyring)
+        assert found == ["again", SECRET]

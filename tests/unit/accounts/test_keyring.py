@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from service.accounts import secrets as signing
 from service.accounts import store_urls
 from service.accounts.keyring import Keyring, SealedWithAnotherKeyError
 from service.settings import Settings, SettingsError
@@ -116,3 +117,12 @@ def test_keys_and_secrets_are_one_printable_word():
         with pytest.raises(store_urls.InvalidStoreSecretError) as caught:
             store_urls.store_secret(bad, "stdin")
         assert str(caught.value) == "stdin"
+
+
+def test_what_another_keys_secret_verifies_with_is_held_per_keyring():
+    key = Fernet.generate_key()
+    one, two = Keyring(key), Keyring(key)
+    assert not hasattr(signing, "UNOPENABLE")
+    assert one.unopenable != two.unopenable and len(one.unopenable) >= 32
+    foreign = Keyring(Fernet.generate_key()).seal("whsec")
+    assert signing.opened(one, foreign) == one.unopenable
