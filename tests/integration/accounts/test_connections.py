@@ -157,7 +157,7 @@ async def test_the_consumer_key_is_sealed_and_only_its_prefix_kept(pool: asyncpg
         )
         assert WOO_KEY not in row["line"] and WOO_KEY.encode().hex() not in row["line"]
         shown = (await connections.connection_status(conn, shop.user_id))["woocommerce"]
-        assert shown.key_prefix == "ck_1b2…" and shown.key_prefix[:-1] in row["line"]
+        assert shown.key_prefix == "ck_1b2c…" and shown.key_prefix[:-1] in row["line"]
         found = await connections.get_connection(conn, shop.user_id, "woocommerce", keyring)
         assert found is not None and found.key == WOO_KEY
 
