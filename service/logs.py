@@ -48,6 +48,9 @@ _ISSUED = re.compile(r"\b(whk|key|ck|cs|shpat|shpca|shppa|shpss)_[A-Za-z0-9_-]{8
 _SEPARATORS = re.compile(r"[/\\]+")
 _SPLIT = re.compile(r"([/\\]+)")
 UNSAFE_CHARS = re.compile(r"[^\x20-\x7e]")
+# Whether a text may hold a webhook path (re's case-insensitive match, like str.lower, takes
+# the Kelvin sign for a k).
+_WEBHOOKISH = re.compile("webhook", re.IGNORECASE)
 _WORD = re.compile(r"[^\s'\"<>]+")
 _AUTH_SCHEME = re.compile(r"(?i)\b(bearer(?=\s)|basic(?=\s+[A-Za-z0-9+/=._~-]{8}))(\s+)[^\s'\",;]+")
 _SECRET_FIELD = re.compile(
@@ -130,7 +133,7 @@ def redact_text(text: str) -> str:
     # Every log record passes here (twice a webhook: its access line and its delivery line),
     # and the word pass calls Python for each word: skip it when no word can be a webhook
     # path (_redact_word changes only words that hold "webhook", maybe percent-encoded).
-    if "%" in text or "webhook" in text.lower():
+    if "%" in text or _WEBHOOKISH.search(text):
         text = _WORD.sub(_redact_word, text)
     text = _ISSUED.sub(rf"\1_{REDACTED}", text)
     text = _AUTH_SCHEME.sub(rf"\1\2{REDACTED}", text)
