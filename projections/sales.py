@@ -241,6 +241,14 @@ async def list_sales(
         after[1] if after else None,
         limit + 1,
     )
+    return sales_page(rows, limit)
+
+
+def sales_page(
+    rows: list[Any], limit: int
+) -> tuple[list[dict[str, Any]], tuple[datetime, UUID] | None]:
+    """A page of sales from ``limit + 1`` rows, newest first, and the keyset position to
+    continue after (None on the last page)."""
     page = rows[:limit]
     more = len(rows) > limit
     next_after = (page[-1]["recorded_at"], page[-1]["sale_id"]) if more else None

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from projections.sales import _COLUMNS, _sale
+from projections.sales import _COLUMNS, sales_page
 
 # $1 user; $2 platform, $3 status, $4 from (inclusive), $5 to (exclusive), $6 the search: an
 # external order id exactly, or part of the customer's email.
@@ -69,10 +69,7 @@ async def search_sales(
         after[1] if after else None,
         limit + 1,
     )
-    page = rows[:limit]
-    more = len(rows) > limit
-    next_after = (page[-1]["recorded_at"], page[-1]["sale_id"]) if more else None
-    return [_sale(r) for r in page], next_after
+    return sales_page(rows, limit)
 
 
 async def sales_totals(conn: Any, user_id: UUID, where: SaleFilter) -> list[dict[str, Any]]:

@@ -225,14 +225,19 @@ def _ms(env: Mapping[str, str], name: str, default: float) -> float:
     return _int(env, name, round(default * 1000)) / 1000
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _whole(env: Mapping[str, str], name: str, default: int, what: str) -> int:
+    """The setting as a whole number (the default when unset or empty)."""
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        return int(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+        raise SettingsError(f"{name} must be {what}, not {raw!r}") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _whole(env, name, default, "a whole number")
     if value <= 0:
         raise SettingsError(f"{name} must be positive, not {value}")
     return value
@@ -243,13 +248,7 @@ _MAX_MINUTES = 7 * 24 * 60
 
 def _minutes(env: Mapping[str, str], name: str, default: int) -> int:
     """Whole minutes, 0 meaning off, at most a week."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number of minutes, not {raw!r}") from None
+    value = _whole(env, name, default, "a whole number of minutes")
     if not 0 <= value <= _MAX_MINUTES:
         raise SettingsError(f"{name} must be between 0 (off) and {_MAX_MINUTES}, not {value}")
     return value

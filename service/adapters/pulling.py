@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -67,15 +68,20 @@ def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return kept
 
 
+# delay-seconds (RFC 9110: digits), with the fraction Shopify sends ("2.0"); never "inf",
+# "nan" or "1e3", which Python's float would read. A negative one waits nothing.
+_DELAY_SECONDS = re.compile(r"-?[0-9]{1,9}(?:\.[0-9]{1,6})?")
+
+
 def retry_after(value: str | None, now: datetime, cap: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` (seconds, possibly with a fraction as Shopify
     sends, or an HTTP date), at most ``cap``; None when absent or unreadable."""
     if value is None or not value.strip():
         return None
     text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
+    if _DELAY_SECONDS.fullmatch(text):
+        seconds = int(Decimal(text) * 1000) / 1000  # exact to the millisecond
+    else:
         try:
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
@@ -83,8 +89,6 @@ def retry_after(value: str | None, now: datetime, cap: float) -> float | None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         seconds = (when - now).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
     return min(max(seconds, 0.0), cap)
 
 

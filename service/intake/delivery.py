@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
+import orjson
+
 # What a delivery is for: the endpoint it came to, or a platform's ping.
 KINDS = frozenset({"order", "product", "ping"})
 
@@ -34,3 +36,19 @@ class SpooledDelivery:
     def body_sha256(self) -> str:
         """The body's sha256 (hex), computed once for everyone who names the body by it."""
         return hashlib.sha256(self.body).hexdigest()
+
+    @cached_property
+    def named_ref(self) -> str | None:
+        """The order or product id the body names (a refund: its order), read once for the
+        spool's replay order and the delivery log; None when the body is not a JSON object
+        that names one."""
+        try:
+            doc = orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(doc, dict):
+            return None
+        ref = doc.get("order_id", doc.get("id"))
+        if isinstance(ref, bool) or not isinstance(ref, int | str):
+            return None
+        return str(ref)

@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-import orjson
-
 from service.adapters.headers import header
 from service.adapters.registry import PLATFORMS
 from service.intake.delivery import SpooledDelivery
@@ -83,16 +81,7 @@ def named_id(d: SpooledDelivery) -> str | None:
     """The order or product id a body not (yet) recorded names, if it is JSON that names
     one (a refund: its order), so that a filter on the id finds the deliveries that failed,
     or wait in the spool, too."""
-    try:
-        doc = orjson.loads(d.body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(doc, dict):
-        return None
-    ref = doc.get("order_id", doc.get("id"))
-    if isinstance(ref, bool) or not isinstance(ref, int | str):
-        return None
-    return _text(str(ref))
+    return _text(d.named_ref)
 
 
 def _text(value: Any) -> str | None:

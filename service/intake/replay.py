@@ -16,8 +16,6 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
-import orjson
-
 from service.intake.delivery import SpooledDelivery
 from service.intake.spool import CorruptEntry
 from service.store.db import DatabaseUnavailableError, PoolBusyError
@@ -37,16 +35,8 @@ def replay_key(d: SpooledDelivery) -> Hashable | None:
     None when the body does not say."""
     if d.kind == "ping":
         return None
-    try:
-        doc = orjson.loads(d.body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(doc, dict):
-        return None
-    ref = doc.get("order_id", doc.get("id"))
-    if isinstance(ref, bool) or not isinstance(ref, int | str):
-        return None
-    return (d.user_id, d.platform, d.kind, str(ref))
+    ref = d.named_ref
+    return None if ref is None else (d.user_id, d.platform, d.kind, ref)
 
 
 def phases(loaded: Chain) -> list[list[Chain]]:

@@ -58,6 +58,9 @@ def test_every_string_is_in_both_languages():
         ("es", "en", "en"),
         ("en", "es", "es"),
         ("es;q=abc, en;q=0.1", "xx", "en"),
+        ("es;q=nan, en;q=0.1", None, "en"),  # not qvalues: float() would read these
+        ("es;q=inf, en;q=0.5", None, "en"),
+        ("es;q=1e0, en;q=0.5", None, "en"),
     ],
 )
 def test_the_language_is_the_switch_else_accept_language(header: str, chosen: str, lang: str):

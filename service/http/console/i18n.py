@@ -8,6 +8,7 @@ string is a unit test failure instead of a silent fallback, and templates read t
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from babel.numbers import format_currency, format_decimal
@@ -30,19 +31,21 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# A qvalue (RFC 9110): 0 to 1 with at most three decimals; anything else counts as 0.
+_QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
+
+
 def choose(accept_language: str, chosen: str | None) -> str:
     """The language switched to, else the best of Accept-Language, else English."""
     if chosen in LANGUAGES:
         return chosen
-    best, best_q = DEFAULT_LANGUAGE, 0.0
+    best, best_q = DEFAULT_LANGUAGE, Decimal(0)
     for part in accept_language.split(",")[:20]:
         tag, _, params = part.strip().partition(";")
-        q = 1.0
+        q = Decimal(1)
         if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
+            raw = params.strip()[2:]
+            q = Decimal(raw) if _QVALUE.fullmatch(raw) else Decimal(0)
         primary = tag.strip().lower().split("-")[0]
         if primary in LANGUAGES and q > best_q:
             best, best_q = primary, q

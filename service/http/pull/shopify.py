@@ -20,13 +20,20 @@ from service.adapters.oauth1 import query_string
 from service.adapters.pulling import (
     SHOPIFY_ACCESS_TOKEN_HEADER,
     next_page_info,
-    no_such_order,
     shopify_time,
 )
 from service.backfill.source import Exchange, Page, SourceError
-from service.http.pull.transport import Prepare, RetryPolicy, Transport, store_base
+from service.http.pull.transport import (
+    Prepare,
+    RetryPolicy,
+    Transport,
+    looked_up,
+    store_base,
+    unexpected,
+)
 
 NAME = "shopify"
+LABEL = "Shopify"
 LIMIT = 250
 
 Params = list[tuple[str, str]]
@@ -78,14 +85,7 @@ class ShopifySource:
         if not (external_id.isascii() and external_id.isdigit()):
             raise SourceError(f"a Shopify order id is a number, not {external_id!r}")
         exchange = await self._get(f"orders/{external_id}.json", [])
-        if exchange.status == 404 and not no_such_order(NAME, exchange.body):
-            raise SourceError(
-                f"Shopify answered GET {exchange.url} with HTTP 404, but not its own answer"
-                " for an order id it does not know"
-            )
-        if exchange.status not in (200, 404):
-            raise _unexpected(exchange)
-        return exchange
+        return looked_up(exchange, NAME, LABEL)
 
     def products_changed(self, since: datetime, start: str | None = None) -> AsyncIterator[Page]:
         return self._pages("products", [("updated_at_min", shopify_time(since))], start)
@@ -101,7 +101,7 @@ class ShopifySource:
             query += [("page_info", cursor)] if cursor is not None else params
             exchange = await self._get(f"{resource}.json", query)
             if exchange.status != 200:
-                raise _unexpected(exchange)
+                raise unexpected(exchange, LABEL)
             try:
                 items = array_items(exchange.body, member=resource)
             except NotAnArray as exc:
@@ -131,7 +131,3 @@ def _link(headers: dict[str, str]) -> str | None:
         if name.lower() == "link":
             return value
     return None
-
-
-def _unexpected(exchange: Exchange) -> SourceError:
-    return SourceError(f"Shopify answered GET {exchange.url} with HTTP {exchange.status}")

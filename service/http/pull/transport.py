@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from service.adapters.pulling import kept_headers, retry_after
+from service.adapters.pulling import kept_headers, no_such_order, retry_after
 from service.backfill.source import CredentialsRejected, Exchange, SourceError, SourceUnavailable
 
 USER_AGENT = "pyme-ledger-backfill/0.1"
@@ -156,3 +156,20 @@ def _header(headers: dict[str, str], name: str) -> str | None:
         if key.lower() == name:
             return value
     return None
+
+
+def looked_up(exchange: Exchange, platform: str, label: str) -> Exchange:
+    """One order's answer as the backfill may read it: a 200, or the platform's own 404 for
+    an id it does not know (any other 404, a proxy's say, tells nothing of the order)."""
+    if exchange.status == 404 and not no_such_order(platform, exchange.body):
+        raise SourceError(
+            f"{label} answered GET {exchange.url} with HTTP 404, but not its own answer"
+            " for an order id it does not know"
+        )
+    if exchange.status not in (200, 404):
+        raise unexpected(exchange, label)
+    return exchange
+
+
+def unexpected(exchange: Exchange, label: str) -> SourceError:
+    return SourceError(f"{label} answered GET {exchange.url} with HTTP {exchange.status}")

@@ -21,11 +21,19 @@ import aiohttp
 from service.accounts.connections import StoreConnection
 from service.adapters.json_slices import NotAnArray, array_items
 from service.adapters.oauth1 import query_string, signed_params
-from service.adapters.pulling import key_prefix, no_such_order, total_pages, wc_time
+from service.adapters.pulling import key_prefix, total_pages, wc_time
 from service.backfill.source import Exchange, Page, SourceError
-from service.http.pull.transport import Prepare, RetryPolicy, Transport, store_base
+from service.http.pull.transport import (
+    Prepare,
+    RetryPolicy,
+    Transport,
+    looked_up,
+    store_base,
+    unexpected,
+)
 
 NAME = "woocommerce"
+LABEL = "WooCommerce"
 API = "/wp-json/wc/v3"
 PER_PAGE = 100
 _NONCE_ALPHABET = string.ascii_letters + string.digits
@@ -72,14 +80,7 @@ class WooCommerceSource:
     async def order(self, external_id: str) -> Exchange:
         path = f"/orders/{_ident(external_id)}"
         exchange = await self._get(path, [])
-        if exchange.status == 404 and not no_such_order(NAME, exchange.body):
-            raise SourceError(
-                f"WooCommerce answered GET {exchange.url} with HTTP 404, but not its own answer"
-                " for an order id it does not know"
-            )
-        if exchange.status not in (200, 404):
-            raise _unexpected(exchange)
-        return exchange
+        return looked_up(exchange, NAME, LABEL)
 
     def products_changed(self, since: datetime, start: str | None = None) -> AsyncIterator[Page]:
         params = [("modified_after", wc_time(since)), ("dates_are_gmt", "true")]
@@ -95,7 +96,7 @@ class WooCommerceSource:
             paged = [*params, ("per_page", str(PER_PAGE)), ("page", str(page))]
             exchange = await self._get(path, paged)
             if exchange.status != 200:
-                raise _unexpected(exchange)
+                raise unexpected(exchange, LABEL)
             try:
                 items = array_items(exchange.body)
             except NotAnArray as exc:
@@ -148,7 +149,3 @@ def _ident(external_id: str) -> str:
     if not (external_id.isascii() and external_id.isdigit()):
         raise SourceError(f"a WooCommerce id is a number, not {external_id!r}")
     return external_id
-
-
-def _unexpected(exchange: Exchange) -> SourceError:
-    return SourceError(f"WooCommerce answered GET {exchange.url} with HTTP {exchange.status}")

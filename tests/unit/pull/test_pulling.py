@@ -42,6 +42,9 @@ NOW = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
         ("", None),
         (None, None),
         ("nan", None),
+        ("inf", None),  # not delay-seconds: float() would read these
+        ("1e3", None),
+        ("1_0", None),
     ],
 )
 def test_retry_after_in_seconds_or_an_http_date_capped(value, expected):
